@@ -1,0 +1,3 @@
+export * from './model.js';
+export * from './diagnostics.js';
+export * from './units.js';

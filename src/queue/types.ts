@@ -1,0 +1,140 @@
+/**
+ * The durable queue between ingestion and delivery. One interface, two drivers
+ * (`sqlite.ts`, `postgres.ts`), one conformance suite (`test/queue/conformance.ts`).
+ *
+ * A queue row is one (event, destination) delivery. Ingestion transforms each event for every
+ * destination and enqueues the resulting request bodies in ONE transaction per request, so a
+ * 200 to the sender means every delivery is durable. Timestamps are epoch milliseconds and are
+ * always passed in (`now`) so tests can inject a clock.
+ */
+
+/** One delivery of an event to one destination, as ingestion hands it over. */
+export interface DeliveryInput {
+  destination: string;
+  /** Request path, e.g. `/v6/async-events`. Base URL and token come from the config at send time. */
+  path: string;
+  /** JSON of the Extole request body. */
+  body: string;
+}
+
+/** One accepted event with the deliveries it produced (possibly none: all destinations dropped it). */
+export interface IngestEvent {
+  /** insert_id for de-duplication; null = never de-duplicated. */
+  insertId: string | null;
+  /** JSON of the normalized event (kept for dead letters and `dlq replay`). */
+  event: string;
+  deliveries: DeliveryInput[];
+}
+
+export interface EnqueueOptions {
+  now: number;
+  /** insert_ids seen for the same project within this many ms are counted but not enqueued. 0 disables. */
+  dedupWindowMs: number;
+}
+
+export interface EnqueueResult {
+  /** Events committed now (including those with no deliveries). */
+  accepted: number;
+  /** Events skipped as repeats of an insert_id already seen within the window. */
+  duplicates: number;
+  /** Delivery rows written. */
+  deliveries: number;
+}
+
+/** A claimed delivery. `leaseToken` fences it: only the holder of the current lease may settle it. */
+export interface QueueItem {
+  id: string;
+  destination: string;
+  project: string;
+  insertId: string | null;
+  path: string;
+  body: string;
+  event: string;
+  /** Attempts already made before this claim. */
+  attempts: number;
+  enqueuedAt: number;
+  firstAttemptAt: number | null;
+  leaseToken: string;
+  leaseUntil: number;
+}
+
+export type DeadLetterReason = 'rejected' | 'expired';
+
+export interface DeadLetterInput {
+  reason: DeadLetterReason;
+  httpStatus: number | null;
+  extoleCode: string | null;
+  extoleMessage: string | null;
+  /** Attempts in total, including the last one. */
+  attempts: number;
+  firstAttemptAt: number;
+  lastAttemptAt: number;
+  configRevision: string;
+  /** JSON of `{method, url, headers, body}` with the token redacted (`Bearer ***`). */
+  request: string;
+}
+
+export interface DeadLetter extends DeadLetterInput {
+  id: string;
+  destination: string;
+  project: string;
+  insertId: string | null;
+  /** JSON of the normalized event. */
+  event: string;
+  createdAt: number;
+}
+
+export interface DeadLetterFilter {
+  destination?: string;
+  reason?: DeadLetterReason;
+  /** Only ids in this list. */
+  ids?: string[];
+  limit?: number;
+}
+
+export interface DestinationQueueStats {
+  /** Waiting rows (due now or scheduled later), not leased. */
+  pending: number;
+  /** Rows under a live lease (in flight). */
+  leased: number;
+  deadLetters: number;
+  /** enqueuedAt of the oldest queued row, or null. */
+  oldestEnqueuedAt: number | null;
+}
+
+export interface Queue {
+  readonly driver: 'sqlite' | 'postgres';
+  /** Open the store and create or migrate its schema (safe when several servers start at once). */
+  open(): Promise<void>;
+  /**
+   * Commit events from one ingest request in a single transaction. Resolves only after the
+   * commit is durable; rejects with `QueueUnavailableError` when it cannot (nothing written).
+   */
+  enqueue(project: string, events: IngestEvent[], options: EnqueueOptions): Promise<EnqueueResult>;
+  /**
+   * Lease up to `limit` due rows of `destination` (run_at <= now, no live lease), oldest run_at
+   * first (ties: enqueue order). Concurrent callers never get the same row under a live lease.
+   */
+  claim(destination: string, limit: number, now: number, leaseMs: number): Promise<QueueItem[]>;
+  /** Delivered: remove the row. False when the lease was lost (another worker owns it now). */
+  complete(item: Pick<QueueItem, 'id' | 'leaseToken'>): Promise<boolean>;
+  /** Count an attempt and schedule the next at `runAt`; releases the lease. */
+  retry(
+    item: Pick<QueueItem, 'id' | 'leaseToken'>,
+    runAt: number,
+    attempt: { at: number; status: number | null; error: string },
+  ): Promise<boolean>;
+  /** Give the lease back without counting an attempt (shutdown, paused destination). */
+  release(items: Pick<QueueItem, 'id' | 'leaseToken'>[], runAt?: number): Promise<void>;
+  /** Move the row to the dead letters, atomically. */
+  deadLetter(item: Pick<QueueItem, 'id' | 'leaseToken'>, dead: DeadLetterInput): Promise<boolean>;
+  /** Per destination (every destination with queued rows or dead letters). */
+  stats(now: number): Promise<Record<string, DestinationQueueStats>>;
+  listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  getDeadLetter(id: string): Promise<DeadLetter | null>;
+  /** Delete dead letters matching the filter; returns how many. */
+  deleteDeadLetters(filter?: DeadLetterFilter): Promise<number>;
+  /** Forget insert_ids first seen before `before`; returns how many. */
+  pruneDedup(before: number): Promise<number>;
+  close(): Promise<void>;
+}
