@@ -1,0 +1,521 @@
+/**
+ * The embedded queue driver: one SQLite file (better-sqlite3, WAL). The default; one server
+ * (plus short-lived CLI processes such as `replay` or `dlq`) on one machine.
+ *
+ * Table layout, migrations and semantics are described in docs/queue.md.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { QueueUnavailableError } from '../errors.js';
+import type {
+  DeadLetter,
+  DeadLetterFilter,
+  DeadLetterInput,
+  DestinationQueueStats,
+  EnqueueOptions,
+  EnqueueResult,
+  IngestEvent,
+  Queue,
+  QueueItem,
+} from './types.js';
+import { isQueueId, newLeaseToken, type SettleRef } from './common.js';
+
+/** A queue id as SQLite's integer, or undefined when it cannot name a row. */
+function rowId(id: unknown): number | undefined {
+  if (!isQueueId(id)) return undefined;
+  const n = Number(id);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+export interface SqliteQueueOptions {
+  /** Database file, or `':memory:'`. The parent folder is created when missing. */
+  path: string;
+  /**
+   * How long a statement waits for another connection's write lock before failing with
+   * `QueueUnavailableError` (SQLITE_BUSY). Default 5000 ms.
+   */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * Schema versions, applied in order inside one IMMEDIATE transaction each and recorded in
+ * `PRAGMA user_version`, so two processes opening a fresh file at once do not race: the second
+ * waits for the write lock (busy_timeout), then sees the version already applied.
+ */
+const MIGRATIONS: readonly string[] = [
+  // 1: deliveries, dead letters, de-duplication.
+  `
+  CREATE TABLE deliveries (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT, -- AUTOINCREMENT: ids are never reused (dead letters keep them)
+    destination      TEXT    NOT NULL,
+    project          TEXT    NOT NULL,
+    insert_id        TEXT,
+    path             TEXT    NOT NULL,
+    body             TEXT    NOT NULL,
+    event            TEXT    NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    enqueued_at      INTEGER NOT NULL,
+    run_at           INTEGER NOT NULL,
+    first_attempt_at INTEGER,
+    last_attempt_at  INTEGER,
+    last_status      INTEGER,
+    last_error       TEXT,
+    lease_token      TEXT,
+    lease_until      INTEGER
+  ) STRICT;
+  CREATE INDEX deliveries_due ON deliveries (destination, run_at, id);
+
+  CREATE TABLE dead_letters (
+    id               INTEGER PRIMARY KEY, -- the delivery's id
+    destination      TEXT    NOT NULL,
+    project          TEXT    NOT NULL,
+    insert_id        TEXT,
+    event            TEXT    NOT NULL,
+    request          TEXT    NOT NULL,
+    reason           TEXT    NOT NULL,
+    http_status      INTEGER,
+    extole_code      TEXT,
+    extole_message   TEXT,
+    attempts         INTEGER NOT NULL,
+    first_attempt_at INTEGER NOT NULL,
+    last_attempt_at  INTEGER NOT NULL,
+    config_revision  TEXT    NOT NULL,
+    created_at       INTEGER NOT NULL
+  ) STRICT;
+  CREATE INDEX dead_letters_destination ON dead_letters (destination, id);
+
+  CREATE TABLE dedup (
+    project    TEXT    NOT NULL,
+    insert_id  TEXT    NOT NULL,
+    first_seen INTEGER NOT NULL,
+    PRIMARY KEY (project, insert_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX dedup_first_seen ON dedup (first_seen);
+  `,
+];
+
+interface DeliveryRow {
+  id: number;
+  destination: string;
+  project: string;
+  insert_id: string | null;
+  path: string;
+  body: string;
+  event: string;
+  attempts: number;
+  enqueued_at: number;
+  run_at: number;
+  first_attempt_at: number | null;
+  lease_token: string;
+  lease_until: number;
+}
+
+interface DeadLetterRow {
+  id: number;
+  destination: string;
+  project: string;
+  insert_id: string | null;
+  event: string;
+  request: string;
+  reason: DeadLetter['reason'];
+  http_status: number | null;
+  extole_code: string | null;
+  extole_message: string | null;
+  attempts: number;
+  first_attempt_at: number;
+  last_attempt_at: number;
+  config_revision: string;
+  created_at: number;
+}
+
+/** Prepared statements, built once per connection. */
+interface Statements {
+  dedupGet: Database.Statement<[string, string], { first_seen: number }>;
+  dedupPut: Database.Statement<[string, string, number]>;
+  insertDelivery: Database.Statement<[string, string, string | null, string, string, string, number, number]>;
+  claim: Database.Statement<[{ destination: string; now: number; token: string; leaseUntil: number; limit: number }], DeliveryRow>;
+  complete: Database.Statement<[number, string]>;
+  retry: Database.Statement<[{ id: number; token: string; runAt: number; at: number; status: number | null; error: string }]>;
+  release: Database.Statement<[number | null, number, string]>;
+  takeForDeadLetter: Database.Statement<[number, string], Omit<DeliveryRow, 'lease_token' | 'lease_until'>>;
+  deleteDelivery: Database.Statement<[number]>;
+  insertDeadLetter: Database.Statement<unknown[]>;
+  statsQueued: Database.Statement<[{ now: number }], { destination: string; pending: number; leased: number; oldest: number | null }>;
+  statsDead: Database.Statement<[], { destination: string; dead: number }>;
+  getDeadLetter: Database.Statement<[number], DeadLetterRow>;
+  pruneDedup: Database.Statement<[number]>;
+}
+
+/**
+ * Queue on a SQLite file. Safe for several processes on one machine (WAL, busy_timeout,
+ * IMMEDIATE write transactions, lease tokens); not for network file systems.
+ */
+export class SqliteQueue implements Queue {
+  readonly driver = 'sqlite' as const;
+  private readonly file: string;
+  private readonly busyTimeoutMs: number;
+  private db: Database.Database | undefined;
+  private st: Statements | undefined;
+  private closed = false;
+
+  constructor(options: SqliteQueueOptions) {
+    this.file = options.path;
+    this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+  }
+
+  /** Opens the file (creating its folder), sets the pragmas and applies pending migrations. */
+  async open(): Promise<void> {
+    if (this.db) return;
+    if (this.closed) throw new QueueUnavailableError('SQLite queue: already closed');
+    let db: Database.Database | undefined;
+    try {
+      if (this.file !== ':memory:' && !this.file.startsWith('file:')) {
+        mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
+      }
+      db = new Database(this.file);
+      // Wait for other connections' locks (a `replay` run beside the server) instead of failing.
+      db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(this.busyTimeoutMs))}`);
+      // WAL: readers never block the writer and the writer never blocks readers, and several
+      // processes can share the file. Ignored (stays 'memory') for ':memory:'.
+      db.pragma('journal_mode = WAL');
+      // FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a power loss can roll
+      // back the last transactions. Ingestion answers 200 only after enqueue() returns, and a
+      // 200 promises the events are durable, so every commit must reach the disk. The cost is
+      // one fsync per ingest request (requests are batched into one transaction each).
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = OFF');
+      this.migrate(db);
+      this.st = prepare(db);
+      this.db = db;
+    } catch (err) {
+      try {
+        db?.close();
+      } catch {
+        // already failing; the original error matters
+      }
+      throw unavailable('open', err);
+    }
+  }
+
+  private migrate(db: Database.Database): void {
+    const apply = db.transaction(() => {
+      const current = db.pragma('user_version', { simple: true }) as number;
+      for (let version = current; version < MIGRATIONS.length; version++) {
+        db.exec(MIGRATIONS[version]!);
+        db.pragma(`user_version = ${version + 1}`);
+      }
+    });
+    // Fast path without the write lock when up to date (the common case on restart).
+    if ((db.pragma('user_version', { simple: true }) as number) >= MIGRATIONS.length) return;
+    apply.immediate();
+  }
+
+  private use(op: string): { db: Database.Database; st: Statements } {
+    if (!this.db || !this.st) {
+      throw new QueueUnavailableError(`SQLite queue: ${op} on a queue that is ${this.closed ? 'closed' : 'not open'}`);
+    }
+    return { db: this.db, st: this.st };
+  }
+
+  /** Runs `fn` against the open database, turning every driver failure into QueueUnavailableError. */
+  private run<T>(op: string, fn: (db: Database.Database, st: Statements) => T): T {
+    const { db, st } = this.use(op);
+    try {
+      return fn(db, st);
+    } catch (err) {
+      throw unavailable(op, err);
+    }
+  }
+
+  async enqueue(project: string, events: IngestEvent[], options: EnqueueOptions): Promise<EnqueueResult> {
+    const now = Math.trunc(options.now);
+    const window = Math.max(0, options.dedupWindowMs);
+    return this.run('enqueue', (db, st) => {
+      // IMMEDIATE: take the write lock up front, so the dedup reads and the inserts see one
+      // consistent state even when another process writes the same file.
+      const tx = db.transaction((): EnqueueResult => {
+        const result: EnqueueResult = { accepted: 0, duplicates: 0, deliveries: 0 };
+        for (const event of events) {
+          if (event.insertId !== null && window > 0) {
+            const seen = st.dedupGet.get(project, event.insertId);
+            if (seen && seen.first_seen > now - window) {
+              result.duplicates++;
+              continue;
+            }
+            st.dedupPut.run(project, event.insertId, now);
+          }
+          result.accepted++;
+          for (const d of event.deliveries) {
+            st.insertDelivery.run(d.destination, project, event.insertId, d.path, d.body, event.event, now, now);
+            result.deliveries++;
+          }
+        }
+        return result;
+      });
+      return tx.immediate();
+    });
+  }
+
+  async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<QueueItem[]> {
+    const n = Math.trunc(limit);
+    if (n <= 0) return [];
+    const at = Math.trunc(now);
+    const token = newLeaseToken();
+    return this.run('claim', (db, st) => {
+      const params = { destination, now: at, token, leaseUntil: at + Math.trunc(leaseMs), limit: n };
+      const rows = db.transaction(() => st.claim.all(params)).immediate();
+      // RETURNING order is unspecified; callers expect run_at, then enqueue order.
+      rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id);
+      return rows.map(toItem);
+    });
+  }
+
+  async complete(item: SettleRef): Promise<boolean> {
+    const id = rowId(item.id);
+    if (id === undefined) return false;
+    return this.run('complete', (_db, st) => st.complete.run(id, item.leaseToken).changes === 1);
+  }
+
+  async retry(item: SettleRef, runAt: number, attempt: { at: number; status: number | null; error: string }): Promise<boolean> {
+    const id = rowId(item.id);
+    if (id === undefined) return false;
+    const at = Math.trunc(attempt.at);
+    return this.run(
+      'retry',
+      (_db, st) =>
+        st.retry.run({ id, token: item.leaseToken, runAt: Math.trunc(runAt), at, status: attempt.status, error: attempt.error })
+          .changes === 1,
+    );
+  }
+
+  async release(items: SettleRef[], runAt?: number): Promise<void> {
+    if (items.length === 0) return;
+    const next = runAt === undefined ? null : Math.trunc(runAt);
+    this.run('release', (db, st) => {
+      db.transaction(() => {
+        for (const item of items) {
+          const id = rowId(item.id);
+          if (id !== undefined) st.release.run(next, id, item.leaseToken);
+        }
+      }).immediate();
+    });
+  }
+
+  async deadLetter(item: SettleRef, dead: DeadLetterInput): Promise<boolean> {
+    const id = rowId(item.id);
+    if (id === undefined) return false;
+    return this.run('deadLetter', (db, st) =>
+      db
+        .transaction((): boolean => {
+          const row = st.takeForDeadLetter.get(id, item.leaseToken);
+          if (!row) return false;
+          st.insertDeadLetter.run(
+            row.id,
+            row.destination,
+            row.project,
+            row.insert_id,
+            row.event,
+            dead.request,
+            dead.reason,
+            dead.httpStatus,
+            dead.extoleCode,
+            dead.extoleMessage,
+            Math.trunc(dead.attempts),
+            Math.trunc(dead.firstAttemptAt),
+            Math.trunc(dead.lastAttemptAt),
+            dead.configRevision,
+            Date.now(),
+          );
+          st.deleteDelivery.run(id);
+          return true;
+        })
+        .immediate(),
+    );
+  }
+
+  async stats(now: number): Promise<Record<string, DestinationQueueStats>> {
+    const at = Math.trunc(now);
+    return this.run('stats', (db, st) =>
+      db.transaction(() => {
+        const out: Record<string, DestinationQueueStats> = Object.create(null);
+        const entry = (name: string): DestinationQueueStats =>
+          (out[name] ??= { pending: 0, leased: 0, deadLetters: 0, oldestEnqueuedAt: null });
+        for (const row of st.statsQueued.all({ now: at })) {
+          const e = entry(row.destination);
+          e.pending = row.pending;
+          e.leased = row.leased;
+          e.oldestEnqueuedAt = row.oldest;
+        }
+        for (const row of st.statsDead.all()) entry(row.destination).deadLetters = row.dead;
+        return out;
+      })(),
+    );
+  }
+
+  async listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    const where = deadLetterWhere(filter);
+    if (!where) return [];
+    return this.run('listDeadLetters', (db) =>
+      (db.prepare(`SELECT * FROM dead_letters WHERE ${where.sql} ORDER BY id${limitSql(filter)}`).all(...where.params) as DeadLetterRow[]).map(
+        toDeadLetter,
+      ),
+    );
+  }
+
+  async getDeadLetter(id: string): Promise<DeadLetter | null> {
+    const rid = rowId(id);
+    if (rid === undefined) return null;
+    return this.run('getDeadLetter', (_db, st) => {
+      const row = st.getDeadLetter.get(rid);
+      return row ? toDeadLetter(row) : null;
+    });
+  }
+
+  async deleteDeadLetters(filter: DeadLetterFilter = {}): Promise<number> {
+    const where = deadLetterWhere(filter);
+    if (!where) return 0;
+    const limit = limitSql(filter);
+    return this.run('deleteDeadLetters', (db) => {
+      const sql = limit
+        ? `DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE ${where.sql} ORDER BY id${limit})`
+        : `DELETE FROM dead_letters WHERE ${where.sql}`;
+      return db.prepare(sql).run(...where.params).changes;
+    });
+  }
+
+  async pruneDedup(before: number): Promise<number> {
+    return this.run('pruneDedup', (_db, st) => st.pruneDedup.run(Math.trunc(before)).changes);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const db = this.db;
+    this.db = undefined;
+    this.st = undefined;
+    if (db?.open) {
+      try {
+        db.close();
+      } catch (err) {
+        throw unavailable('close', err);
+      }
+    }
+  }
+}
+
+function prepare(db: Database.Database): Statements {
+  return {
+    dedupGet: db.prepare('SELECT first_seen FROM dedup WHERE project = ? AND insert_id = ?'),
+    dedupPut: db.prepare(
+      'INSERT INTO dedup (project, insert_id, first_seen) VALUES (?, ?, ?) ON CONFLICT (project, insert_id) DO UPDATE SET first_seen = excluded.first_seen',
+    ),
+    insertDelivery: db.prepare(
+      'INSERT INTO deliveries (destination, project, insert_id, path, body, event, enqueued_at, run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    claim: db.prepare(`
+      UPDATE deliveries SET lease_token = @token, lease_until = @leaseUntil
+      WHERE id IN (
+        SELECT id FROM deliveries
+        WHERE destination = @destination AND run_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
+        ORDER BY run_at, id
+        LIMIT @limit
+      )
+      RETURNING id, destination, project, insert_id, path, body, event, attempts, enqueued_at, run_at,
+                first_attempt_at, lease_token, lease_until`),
+    complete: db.prepare('DELETE FROM deliveries WHERE id = ? AND lease_token = ?'),
+    retry: db.prepare(`
+      UPDATE deliveries
+      SET run_at = @runAt, attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, @at),
+          last_attempt_at = @at, last_status = @status, last_error = @error, lease_token = NULL, lease_until = NULL
+      WHERE id = @id AND lease_token = @token`),
+    release: db.prepare(
+      'UPDATE deliveries SET run_at = COALESCE(?, run_at), lease_token = NULL, lease_until = NULL WHERE id = ? AND lease_token = ?',
+    ),
+    takeForDeadLetter: db.prepare(
+      'SELECT id, destination, project, insert_id, path, body, event, attempts, enqueued_at, run_at, first_attempt_at FROM deliveries WHERE id = ? AND lease_token = ?',
+    ),
+    deleteDelivery: db.prepare('DELETE FROM deliveries WHERE id = ?'),
+    insertDeadLetter: db.prepare(`
+      INSERT INTO dead_letters (id, destination, project, insert_id, event, request, reason, http_status, extole_code,
+        extole_message, attempts, first_attempt_at, last_attempt_at, config_revision, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+    statsQueued: db.prepare(`
+      SELECT destination,
+             SUM(CASE WHEN lease_until IS NULL OR lease_until <= @now THEN 1 ELSE 0 END) AS pending,
+             SUM(CASE WHEN lease_until > @now THEN 1 ELSE 0 END) AS leased,
+             MIN(enqueued_at) AS oldest
+      FROM deliveries GROUP BY destination`),
+    statsDead: db.prepare('SELECT destination, COUNT(*) AS dead FROM dead_letters GROUP BY destination'),
+    getDeadLetter: db.prepare('SELECT * FROM dead_letters WHERE id = ?'),
+    pruneDedup: db.prepare('DELETE FROM dedup WHERE first_seen < ?'),
+  };
+}
+
+/** WHERE clause for a dead-letter filter; undefined when it can match nothing (empty `ids`). */
+function deadLetterWhere(filter: DeadLetterFilter): { sql: string; params: unknown[] } | undefined {
+  const clauses: string[] = ['1 = 1'];
+  const params: unknown[] = [];
+  if (filter.destination !== undefined) {
+    clauses.push('destination = ?');
+    params.push(filter.destination);
+  }
+  if (filter.reason !== undefined) {
+    clauses.push('reason = ?');
+    params.push(filter.reason);
+  }
+  if (filter.ids !== undefined) {
+    const ids = filter.ids.map(rowId).filter((id): id is number => id !== undefined);
+    if (ids.length === 0) return undefined;
+    clauses.push('id IN (SELECT value FROM json_each(?))');
+    params.push(JSON.stringify(ids));
+  }
+  return { sql: clauses.join(' AND '), params };
+}
+
+function limitSql(filter: DeadLetterFilter): string {
+  return filter.limit !== undefined && filter.limit >= 0 ? ` LIMIT ${Math.trunc(filter.limit)}` : '';
+}
+
+function toItem(row: DeliveryRow): QueueItem {
+  return {
+    id: String(row.id),
+    destination: row.destination,
+    project: row.project,
+    insertId: row.insert_id,
+    path: row.path,
+    body: row.body,
+    event: row.event,
+    attempts: row.attempts,
+    enqueuedAt: row.enqueued_at,
+    firstAttemptAt: row.first_attempt_at,
+    leaseToken: row.lease_token,
+    leaseUntil: row.lease_until,
+  };
+}
+
+function toDeadLetter(row: DeadLetterRow): DeadLetter {
+  return {
+    id: String(row.id),
+    destination: row.destination,
+    project: row.project,
+    insertId: row.insert_id,
+    event: row.event,
+    request: row.request,
+    reason: row.reason,
+    httpStatus: row.http_status,
+    extoleCode: row.extole_code,
+    extoleMessage: row.extole_message,
+    attempts: row.attempts,
+    firstAttemptAt: row.first_attempt_at,
+    lastAttemptAt: row.last_attempt_at,
+    configRevision: row.config_revision,
+    createdAt: row.created_at,
+  };
+}
+
+function unavailable(op: string, err: unknown): QueueUnavailableError {
+  if (err instanceof QueueUnavailableError) return err;
+  const code = typeof (err as { code?: unknown })?.code === 'string' ? ` (${(err as { code: string }).code})` : '';
+  const message = err instanceof Error ? err.message : String(err);
+  return new QueueUnavailableError(`SQLite queue: ${op} failed${code}: ${message}`, { cause: err });
+}

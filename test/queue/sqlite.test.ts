@@ -1,0 +1,211 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import ts from 'typescript';
+import { afterEach, describe, expect, it } from 'vitest';
+import { QueueUnavailableError } from '../../src/errors.js';
+import { SqliteQueue } from '../../src/queue/sqlite.js';
+import { runQueueConformance } from './conformance.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const T0 = 1_700_000_000_000;
+const temps: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'extole-queue-'));
+  temps.push(dir);
+  return dir;
+}
+
+afterEach(() => {
+  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+async function opened(file: string): Promise<SqliteQueue> {
+  const queue = new SqliteQueue({ path: file });
+  await queue.open();
+  return queue;
+}
+
+runQueueConformance('sqlite (file)', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'extole-queue-'));
+  // A folder that does not exist yet: open() creates it.
+  const file = path.join(dir, 'state', 'queue.db');
+  const queue = await opened(file);
+  return {
+    queue,
+    connect: () => opened(file),
+    async cleanup() {
+      await queue.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+});
+
+runQueueConformance('sqlite (:memory:)', async () => {
+  const queue = await opened(':memory:');
+  return { queue, cleanup: () => queue.close() };
+});
+
+describe('SqliteQueue on a file', () => {
+  const event = (id: string | null) => ({
+    insertId: id,
+    event: JSON.stringify({ insert_id: id }),
+    deliveries: [{ destination: 'd1', path: '/v6/async-events', body: JSON.stringify({ event_name: id }) }],
+  });
+
+  it('uses WAL and keeps its data across close and reopen (migrations run once)', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const a = await opened(file);
+    await a.enqueue('web', [event('x')], { now: T0, dedupWindowMs: 1000 });
+    await a.close();
+    await a.close(); // idempotent
+
+    const raw = new Database(file, { readonly: true });
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    raw.close();
+
+    const b = await opened(file);
+    expect((await b.claim('d1', 10, T0, 1000)).map((i) => i.insertId)).toEqual(['x']);
+    expect((await b.enqueue('web', [event('x')], { now: T0 + 1, dedupWindowMs: 1000 })).duplicates).toBe(1);
+    await b.close();
+  });
+
+  it('two instances on one file interoperate', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const server = await opened(file);
+    const cli = await opened(file); // e.g. `replay` or `dlq` next to a running server
+    try {
+      await cli.enqueue('web', [event('r1'), event('r2')], { now: T0, dedupWindowMs: 60_000 });
+      expect((await server.enqueue('web', [event('r1')], { now: T0 + 1, dedupWindowMs: 60_000 })).duplicates).toBe(1);
+      const items = await server.claim('d1', 10, T0, 30_000);
+      expect(items.map((i) => i.insertId)).toEqual(['r1', 'r2']);
+      expect(await cli.claim('d1', 10, T0, 30_000)).toEqual([]);
+      expect(await server.complete(items[0]!)).toBe(true);
+      expect(
+        await server.deadLetter(items[1]!, {
+          reason: 'rejected',
+          httpStatus: 400,
+          extoleCode: 'event_blocked',
+          extoleMessage: 'blocked',
+          attempts: 1,
+          firstAttemptAt: T0,
+          lastAttemptAt: T0,
+          configRevision: 'rev',
+          request: '{}',
+        }),
+      ).toBe(true);
+      expect(await cli.stats(T0)).toEqual({ d1: { pending: 0, leased: 0, deadLetters: 1, oldestEnqueuedAt: null } });
+      expect((await cli.listDeadLetters({ destination: 'd1' })).map((d) => d.insertId)).toEqual(['r2']);
+      expect(await cli.deleteDeadLetters({ reason: 'rejected' })).toBe(1);
+      expect(await server.listDeadLetters()).toEqual([]);
+    } finally {
+      await server.close();
+      await cli.close();
+    }
+  });
+
+  it('answers QueueUnavailableError when the store cannot be used', async () => {
+    const dir = tempDir();
+    writeFileSync(path.join(dir, 'not-a-folder'), 'x');
+    const bad = new SqliteQueue({ path: path.join(dir, 'not-a-folder', 'q.db') });
+    await expect(bad.open()).rejects.toBeInstanceOf(QueueUnavailableError);
+
+    const garbage = path.join(dir, 'garbage.db');
+    writeFileSync(garbage, 'this is not a SQLite database, just text that is long enough '.repeat(100));
+    await expect(new SqliteQueue({ path: garbage }).open()).rejects.toMatchObject({ code: 'ES_QUEUE_UNAVAILABLE' });
+
+    const never = new SqliteQueue({ path: path.join(dir, 'never.db') });
+    await expect(never.stats(T0)).rejects.toMatchObject({ code: 'ES_QUEUE_UNAVAILABLE' });
+  });
+
+  it('fails fast with QueueUnavailableError (SQLITE_BUSY) while another process holds the write lock', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const queue = new SqliteQueue({ path: file, busyTimeoutMs: 50 });
+    await queue.open();
+    const locker = new Database(file);
+    try {
+      locker.prepare('BEGIN IMMEDIATE').run();
+      const err = await queue.enqueue('web', [event('x')], { now: T0, dedupWindowMs: 0 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(QueueUnavailableError);
+      expect((err as QueueUnavailableError).message).toContain('SQLITE_BUSY');
+      locker.prepare('ROLLBACK').run();
+      // Nothing half-written; once the lock is gone the same call succeeds.
+      expect((await queue.enqueue('web', [event('x')], { now: T0, dedupWindowMs: 0 })).deliveries).toBe(1);
+      expect(await queue.claim('d1', 10, T0, 1000)).toHaveLength(1);
+    } finally {
+      locker.close();
+      await queue.close();
+    }
+  });
+
+  it('several processes enqueue and consume one file: every row exactly once, de-duplication shared', async () => {
+    const dir = tempDir();
+    const build = path.join(dir, 'build');
+    // Compile the driver (and what it imports) for plain Node child processes.
+    for (const rel of ['src/errors.ts', 'src/queue/types.ts', 'src/queue/common.ts', 'src/queue/sqlite.ts']) {
+      const out = ts.transpileModule(readFileSync(path.join(repoRoot, rel), 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      }).outputText;
+      const target = path.join(build, rel.replace(/\.ts$/, '.js'));
+      mkdirSync(path.dirname(target), { recursive: true });
+      writeFileSync(target, out);
+    }
+    writeFileSync(path.join(build, 'package.json'), '{"type":"module"}');
+    symlinkSync(path.join(repoRoot, 'node_modules'), path.join(build, 'node_modules'), 'dir');
+    writeFileSync(
+      path.join(build, 'worker.js'),
+      `import { SqliteQueue } from './src/queue/sqlite.js';
+const [file, who] = process.argv.slice(2);
+const q = new SqliteQueue({ path: file });
+await q.open();
+const ev = (id, label) => ({ insertId: id, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: label }] });
+const shared = Array.from({ length: 40 }, (_, i) => ev('shared-' + i, 'shared-' + i));
+const own = Array.from({ length: 40 }, (_, i) => ev(null, who + '-' + i));
+const r1 = await q.enqueue('web', shared.slice(0, 20).concat(own.slice(0, 20)), { now: ${T0}, dedupWindowMs: 60000 });
+const done = [];
+let lost = 0;
+const drain = async () => {
+  for (;;) {
+    const batch = await q.claim('d1', 5, ${T0}, 60000);
+    if (batch.length === 0) return;
+    for (const item of batch) (await q.complete(item)) ? done.push(item.body) : lost++;
+  }
+};
+await drain();
+const r2 = await q.enqueue('web', shared.slice(20).concat(own.slice(20)), { now: ${T0}, dedupWindowMs: 60000 });
+await drain();
+await q.close();
+process.stdout.write(JSON.stringify({ accepted: r1.accepted + r2.accepted, done, lost }));
+`,
+    );
+    const file = path.join(dir, 'shared.db');
+    await (await opened(file)).close();
+
+    const run = (who: string) =>
+      new Promise<{ accepted: number; done: string[]; lost: number }>((resolve, reject) => {
+        const child = spawn(process.execPath, [path.join(build, 'worker.js'), file, who], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (c: Buffer) => (out += c));
+        child.stderr.on('data', (c: Buffer) => (err += c));
+        child.on('error', reject);
+        child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker ${who} exited ${code}: ${err}`))));
+      });
+    const results = await Promise.all(['w1', 'w2', 'w3'].map(run));
+
+    const done = results.flatMap((r) => r.done);
+    expect(results.map((r) => r.lost)).toEqual([0, 0, 0]);
+    // 3 × 40 own rows + the 40 shared insert_ids accepted once across all processes.
+    expect(results.reduce((n, r) => n + r.accepted, 0)).toBe(3 * 40 + 40);
+    expect(done).toHaveLength(160);
+    expect(new Set(done).size).toBe(160);
+    const check = await opened(file);
+    expect(await check.stats(T0)).toEqual({});
+    await check.close();
+  });
+});
