@@ -1,0 +1,564 @@
+/**
+ * The shared queue driver: PostgreSQL via `pg`. Many `serve` processes on many machines claim
+ * from one set of tables with `FOR UPDATE SKIP LOCKED`; a crashed worker's leases run out and
+ * its rows go to the others.
+ *
+ * Table layout, migrations and semantics are described in docs/queue.md.
+ */
+import pg from 'pg';
+import { ConfigError, QueueUnavailableError } from '../errors.js';
+import type {
+  DeadLetter,
+  DeadLetterFilter,
+  DeadLetterInput,
+  DestinationQueueStats,
+  EnqueueOptions,
+  EnqueueResult,
+  IngestEvent,
+  Queue,
+  QueueItem,
+} from './types.js';
+import { isQueueId, newLeaseToken, type SettleRef } from './common.js';
+
+export interface PostgresQueueOptions {
+  /** Connection URL, e.g. `postgres://user:pass@host:5432/db`. Never logged. */
+  url: string;
+  /** Schema that holds the queue tables; created when missing. Default `extole_stream`. */
+  schema?: string;
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+  /** How long to wait for a free or new connection before failing with QueueUnavailableError. Default 10 s. */
+  connectTimeoutMs?: number;
+}
+
+/** Same rule as the config schema's `queue.schema`, plus PostgreSQL's 63-byte identifier limit. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Versioned migrations. Each runs in its own transaction that first takes a transaction-level
+ * advisory lock for the schema, so servers starting at once apply each version exactly once.
+ * `s` is the quoted schema name. Never edit a shipped migration; append a new one.
+ */
+const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: (s: string) => string }> = [
+  {
+    version: 1,
+    name: 'deliveries, dead letters, dedup',
+    sql: (s) => `
+      CREATE TABLE ${s}.deliveries (
+        id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        destination      text    NOT NULL,
+        project          text    NOT NULL,
+        insert_id        text,
+        path             text    NOT NULL,
+        body             text    NOT NULL, -- text, not jsonb: bytes are kept exactly
+        event            text    NOT NULL,
+        attempts         integer NOT NULL DEFAULT 0,
+        enqueued_at      bigint  NOT NULL, -- epoch ms
+        run_at           bigint  NOT NULL,
+        first_attempt_at bigint,
+        last_attempt_at  bigint,
+        last_status      integer,
+        last_error       text,
+        lease_token      text,
+        lease_until      bigint
+      );
+      CREATE INDEX deliveries_due ON ${s}.deliveries (destination, run_at, id);
+
+      CREATE TABLE ${s}.dead_letters (
+        id               bigint  PRIMARY KEY, -- the delivery's id
+        destination      text    NOT NULL,
+        project          text    NOT NULL,
+        insert_id        text,
+        event            text    NOT NULL,
+        request          text    NOT NULL,
+        reason           text    NOT NULL,
+        http_status      integer,
+        extole_code      text,
+        extole_message   text,
+        attempts         integer NOT NULL,
+        first_attempt_at bigint  NOT NULL,
+        last_attempt_at  bigint  NOT NULL,
+        config_revision  text    NOT NULL,
+        created_at       bigint  NOT NULL
+      );
+      CREATE INDEX dead_letters_destination ON ${s}.dead_letters (destination, id);
+
+      CREATE TABLE ${s}.dedup (
+        project    text   NOT NULL,
+        insert_id  text   NOT NULL,
+        first_seen bigint NOT NULL,
+        PRIMARY KEY (project, insert_id)
+      );
+      CREATE INDEX dedup_first_seen ON ${s}.dedup (first_seen);`,
+  },
+];
+
+/** SQLSTATEs worth one more try of the whole transaction. */
+const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected
+
+const ITEM_COLUMNS =
+  'id, destination, project, insert_id, path, body, event, attempts, enqueued_at, run_at, first_attempt_at, lease_token, lease_until';
+
+interface DeliveryRow {
+  id: string;
+  destination: string;
+  project: string;
+  insert_id: string | null;
+  path: string;
+  body: string;
+  event: string;
+  attempts: number;
+  enqueued_at: string;
+  run_at: string;
+  first_attempt_at: string | null;
+  lease_token: string;
+  lease_until: string;
+}
+
+interface DeadLetterRow {
+  id: string;
+  destination: string;
+  project: string;
+  insert_id: string | null;
+  event: string;
+  request: string;
+  reason: DeadLetter['reason'];
+  http_status: number | null;
+  extole_code: string | null;
+  extole_message: string | null;
+  attempts: number;
+  first_attempt_at: string;
+  last_attempt_at: string;
+  config_revision: string;
+  created_at: string;
+}
+
+type Db = pg.Pool | pg.PoolClient;
+
+/** Queue on PostgreSQL tables in one schema; several processes may share it. */
+export class PostgresQueue implements Queue {
+  readonly driver = 'postgres' as const;
+  readonly schema: string;
+  private readonly pool: pg.Pool;
+  private readonly t: { deliveries: string; deadLetters: string; dedup: string; migrations: string; schema: string };
+  private opened = false;
+  private closed = false;
+
+  constructor(options: PostgresQueueOptions) {
+    const schema = options.schema ?? 'extole_stream';
+    if (!SCHEMA_NAME.test(schema)) {
+      throw new ConfigError(`queue.schema must be a lower-case SQL identifier (a-z, 0-9, _; at most 63 characters), got ${JSON.stringify(schema)}`);
+    }
+    this.schema = schema;
+    const s = `"${schema}"`;
+    this.t = {
+      schema: s,
+      deliveries: `${s}.deliveries`,
+      deadLetters: `${s}.dead_letters`,
+      dedup: `${s}.dedup`,
+      migrations: `${s}.schema_migrations`,
+    };
+    this.pool = new pg.Pool({
+      connectionString: options.url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      application_name: 'extole-stream',
+    });
+    // An idle connection that breaks (server restart, network) must not crash the process: the
+    // pool drops it and the next query opens a new one.
+    this.pool.on('error', () => {});
+  }
+
+  /** Creates the schema when missing and applies pending migrations, one transaction each. */
+  async open(): Promise<void> {
+    if (this.closed) throw new QueueUnavailableError('PostgreSQL queue: already closed');
+    if (this.opened) return;
+    try {
+      for (const migration of MIGRATIONS) {
+        await this.transaction(async (c) => {
+          // Serializes every server opening this schema; released at commit/rollback.
+          await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`extole-stream migrate ${this.schema}`]);
+          await c.query(`CREATE SCHEMA IF NOT EXISTS ${this.t.schema}`);
+          await c.query(
+            `CREATE TABLE IF NOT EXISTS ${this.t.migrations} (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+          );
+          const done = await c.query('SELECT 1 FROM ' + this.t.migrations + ' WHERE version = $1', [migration.version]);
+          if (done.rowCount) return;
+          await c.query(migration.sql(this.t.schema));
+          await c.query(`INSERT INTO ${this.t.migrations} (version, name) VALUES ($1, $2)`, [migration.version, migration.name]);
+        });
+      }
+      this.opened = true;
+    } catch (err) {
+      throw unavailable('open', err);
+    }
+  }
+
+  private check(op: string): void {
+    if (this.closed || !this.opened) {
+      throw new QueueUnavailableError(`PostgreSQL queue: ${op} on a queue that is ${this.closed ? 'closed' : 'not open'}`);
+    }
+  }
+
+  /** Runs `fn` in a transaction, retrying a deadlock or serialization failure a few times. */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('ROLLBACK');
+        } catch {
+          broken = true; // the connection is gone; do not return it to the pool
+        }
+        if (attempt < 4 && RETRYABLE.has((err as { code?: string }).code ?? '')) continue;
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  /** Runs one operation, turning every driver failure into QueueUnavailableError. */
+  private async run<T>(op: string, fn: (db: Db) => Promise<T>): Promise<T> {
+    this.check(op);
+    try {
+      return await fn(this.pool);
+    } catch (err) {
+      throw unavailable(op, err);
+    }
+  }
+
+  async enqueue(project: string, events: IngestEvent[], options: EnqueueOptions): Promise<EnqueueResult> {
+    this.check('enqueue');
+    const now = Math.trunc(options.now);
+    const window = Math.max(0, Math.trunc(options.dedupWindowMs));
+    // Repeats inside the request are settled here (first one wins); the database settles repeats
+    // of earlier requests. A single INSERT … ON CONFLICT cannot touch one key twice anyway.
+    const firstSeen = new Set<string>();
+    const candidates: IngestEvent[] = [];
+    let duplicates = 0;
+    for (const event of events) {
+      if (event.insertId !== null && window > 0) {
+        if (firstSeen.has(event.insertId)) {
+          duplicates++;
+          continue;
+        }
+        firstSeen.add(event.insertId);
+      }
+      candidates.push(event);
+    }
+    // Sorted keys: concurrent requests lock dedup rows in the same order (no deadlocks).
+    const keys = [...firstSeen].sort();
+    try {
+      return await this.transaction(async (c) => {
+        let fresh: Set<string> | undefined;
+        if (keys.length > 0) {
+          // Inserted (new) or refreshed (last seen before the window) rows come back; a key
+          // seen within the window matches the conflict but fails the WHERE: a duplicate.
+          const res = await c.query<{ insert_id: string }>(
+            `INSERT INTO ${this.t.dedup} AS d (project, insert_id, first_seen)
+             SELECT $1::text, k, $2::bigint FROM unnest($3::text[]) WITH ORDINALITY AS u(k, n) ORDER BY n
+             ON CONFLICT (project, insert_id) DO UPDATE SET first_seen = EXCLUDED.first_seen
+             WHERE d.first_seen <= $4::bigint
+             RETURNING insert_id`,
+            [project, now, keys, now - window],
+          );
+          fresh = new Set(res.rows.map((r) => r.insert_id));
+        }
+        const result: EnqueueResult = { accepted: 0, duplicates, deliveries: 0 };
+        const cols: { destination: string[]; insertId: (string | null)[]; path: string[]; body: string[]; event: string[] } = {
+          destination: [],
+          insertId: [],
+          path: [],
+          body: [],
+          event: [],
+        };
+        for (const event of candidates) {
+          if (event.insertId !== null && window > 0 && !fresh!.has(event.insertId)) {
+            result.duplicates++;
+            continue;
+          }
+          result.accepted++;
+          for (const d of event.deliveries) {
+            cols.destination.push(d.destination);
+            cols.insertId.push(event.insertId);
+            cols.path.push(d.path);
+            cols.body.push(d.body);
+            cols.event.push(event.event);
+          }
+        }
+        if (cols.destination.length > 0) {
+          // One statement for the whole request; ORDER BY keeps ids in input order.
+          const res = await c.query(
+            `INSERT INTO ${this.t.deliveries} (destination, project, insert_id, path, body, event, enqueued_at, run_at)
+             SELECT destination, $1::text, insert_id, path, body, event, $2::bigint, $2::bigint
+             FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
+                  WITH ORDINALITY AS u(destination, insert_id, path, body, event, n)
+             ORDER BY n`,
+            [project, now, cols.destination, cols.insertId, cols.path, cols.body, cols.event],
+          );
+          result.deliveries = res.rowCount ?? cols.destination.length;
+        }
+        return result;
+      });
+    } catch (err) {
+      throw unavailable('enqueue', err);
+    }
+  }
+
+  async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<QueueItem[]> {
+    const n = Math.trunc(limit);
+    this.check('claim');
+    if (n <= 0) return [];
+    const at = Math.trunc(now);
+    return this.run('claim', async (db) => {
+      const res = await db.query<DeliveryRow>(
+        `WITH due AS (
+           SELECT id FROM ${this.t.deliveries}
+           WHERE destination = $1 AND run_at <= $2::bigint AND (lease_until IS NULL OR lease_until <= $2::bigint)
+           ORDER BY run_at, id
+           LIMIT $3
+           FOR UPDATE SKIP LOCKED
+         )
+         UPDATE ${this.t.deliveries} AS q SET lease_token = $4, lease_until = $5
+         FROM due WHERE q.id = due.id
+         RETURNING ${ITEM_COLUMNS.split(', ').map((c) => `q.${c}`).join(', ')}`,
+        [destination, at, n, newLeaseToken(), at + Math.trunc(leaseMs)],
+      );
+      // RETURNING order is unspecified; callers expect run_at, then enqueue order.
+      const rows = res.rows.sort((a, b) => compareInt(a.run_at, b.run_at) || compareInt(a.id, b.id));
+      return rows.map(toItem);
+    });
+  }
+
+  async complete(item: SettleRef): Promise<boolean> {
+    if (!isQueueId(item.id)) return this.run('complete', async () => false);
+    return this.run('complete', async (db) => {
+      const res = await db.query(`DELETE FROM ${this.t.deliveries} WHERE id = $1 AND lease_token = $2`, [item.id, item.leaseToken]);
+      return res.rowCount === 1;
+    });
+  }
+
+  async retry(item: SettleRef, runAt: number, attempt: { at: number; status: number | null; error: string }): Promise<boolean> {
+    if (!isQueueId(item.id)) return this.run('retry', async () => false);
+    return this.run('retry', async (db) => {
+      const res = await db.query(
+        `UPDATE ${this.t.deliveries}
+         SET run_at = $3, attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, $4),
+             last_attempt_at = $4, last_status = $5, last_error = $6, lease_token = NULL, lease_until = NULL
+         WHERE id = $1 AND lease_token = $2`,
+        [item.id, item.leaseToken, Math.trunc(runAt), Math.trunc(attempt.at), attempt.status, attempt.error],
+      );
+      return res.rowCount === 1;
+    });
+  }
+
+  async release(items: SettleRef[], runAt?: number): Promise<void> {
+    const valid = items.filter((i) => isQueueId(i.id));
+    await this.run('release', async (db) => {
+      if (valid.length === 0) return;
+      await db.query(
+        `UPDATE ${this.t.deliveries} AS q
+         SET run_at = COALESCE($3::bigint, q.run_at), lease_token = NULL, lease_until = NULL
+         FROM unnest($1::bigint[], $2::text[]) AS r(id, token)
+         WHERE q.id = r.id AND q.lease_token = r.token`,
+        [valid.map((i) => i.id), valid.map((i) => i.leaseToken), runAt === undefined ? null : Math.trunc(runAt)],
+      );
+    });
+  }
+
+  async deadLetter(item: SettleRef, dead: DeadLetterInput): Promise<boolean> {
+    if (!isQueueId(item.id)) return this.run('deadLetter', async () => false);
+    return this.run('deadLetter', async (db) => {
+      // One statement: the DELETE and the INSERT commit together or not at all.
+      const res = await db.query(
+        `WITH moved AS (
+           DELETE FROM ${this.t.deliveries} WHERE id = $1 AND lease_token = $2
+           RETURNING id, destination, project, insert_id, event
+         )
+         INSERT INTO ${this.t.deadLetters} (id, destination, project, insert_id, event, request, reason, http_status,
+           extole_code, extole_message, attempts, first_attempt_at, last_attempt_at, config_revision, created_at)
+         SELECT id, destination, project, insert_id, event, $3::text, $4::text, $5::integer, $6::text, $7::text,
+                $8::integer, $9::bigint, $10::bigint, $11::text, $12::bigint
+         FROM moved`,
+        [
+          item.id,
+          item.leaseToken,
+          dead.request,
+          dead.reason,
+          dead.httpStatus,
+          dead.extoleCode,
+          dead.extoleMessage,
+          Math.trunc(dead.attempts),
+          Math.trunc(dead.firstAttemptAt),
+          Math.trunc(dead.lastAttemptAt),
+          dead.configRevision,
+          Date.now(),
+        ],
+      );
+      return res.rowCount === 1;
+    });
+  }
+
+  async stats(now: number): Promise<Record<string, DestinationQueueStats>> {
+    return this.run('stats', async (db) => {
+      const res = await db.query<{ destination: string; pending: string; leased: string; dead: string; oldest: string | null }>(
+        `SELECT destination, sum(pending) AS pending, sum(leased) AS leased, sum(dead) AS dead, min(oldest) AS oldest FROM (
+           SELECT destination,
+                  count(*) FILTER (WHERE lease_until IS NULL OR lease_until <= $1) AS pending,
+                  count(*) FILTER (WHERE lease_until > $1) AS leased,
+                  0 AS dead,
+                  min(enqueued_at) AS oldest
+           FROM ${this.t.deliveries} GROUP BY destination
+           UNION ALL
+           SELECT destination, 0, 0, count(*), NULL FROM ${this.t.deadLetters} GROUP BY destination
+         ) AS s GROUP BY destination`,
+        [Math.trunc(now)],
+      );
+      const out: Record<string, DestinationQueueStats> = Object.create(null);
+      for (const row of res.rows) {
+        out[row.destination] = {
+          pending: Number(row.pending),
+          leased: Number(row.leased),
+          deadLetters: Number(row.dead),
+          oldestEnqueuedAt: row.oldest === null ? null : Number(row.oldest),
+        };
+      }
+      return out;
+    });
+  }
+
+  async listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    return this.run('listDeadLetters', async (db) => {
+      const where = deadLetterWhere(filter);
+      if (!where) return [];
+      const res = await db.query<DeadLetterRow>(
+        `SELECT * FROM ${this.t.deadLetters} WHERE ${where.sql} ORDER BY id${limitSql(filter)}`,
+        where.params,
+      );
+      return res.rows.map(toDeadLetter);
+    });
+  }
+
+  async getDeadLetter(id: string): Promise<DeadLetter | null> {
+    return this.run('getDeadLetter', async (db) => {
+      if (!isQueueId(id)) return null;
+      const res = await db.query<DeadLetterRow>(`SELECT * FROM ${this.t.deadLetters} WHERE id = $1`, [id]);
+      return res.rows[0] ? toDeadLetter(res.rows[0]) : null;
+    });
+  }
+
+  async deleteDeadLetters(filter: DeadLetterFilter = {}): Promise<number> {
+    return this.run('deleteDeadLetters', async (db) => {
+      const where = deadLetterWhere(filter);
+      if (!where) return 0;
+      const limit = limitSql(filter);
+      const sql = limit
+        ? `DELETE FROM ${this.t.deadLetters} WHERE id IN (SELECT id FROM ${this.t.deadLetters} WHERE ${where.sql} ORDER BY id${limit})`
+        : `DELETE FROM ${this.t.deadLetters} WHERE ${where.sql}`;
+      return (await db.query(sql, where.params)).rowCount ?? 0;
+    });
+  }
+
+  async pruneDedup(before: number): Promise<number> {
+    return this.run('pruneDedup', async (db) => {
+      const res = await db.query(`DELETE FROM ${this.t.dedup} WHERE first_seen < $1`, [Math.trunc(before)]);
+      return res.rowCount ?? 0;
+    });
+  }
+
+  /** Ends the pool (waits for checked-out connections to be released). Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      await this.pool.end();
+    } catch (err) {
+      throw unavailable('close', err);
+    }
+  }
+}
+
+/** WHERE clause for a dead-letter filter; undefined when it can match nothing (empty `ids`). */
+function deadLetterWhere(filter: DeadLetterFilter): { sql: string; params: unknown[] } | undefined {
+  const clauses: string[] = ['TRUE'];
+  const params: unknown[] = [];
+  if (filter.destination !== undefined) {
+    params.push(filter.destination);
+    clauses.push(`destination = $${params.length}`);
+  }
+  if (filter.reason !== undefined) {
+    params.push(filter.reason);
+    clauses.push(`reason = $${params.length}`);
+  }
+  if (filter.ids !== undefined) {
+    const ids = filter.ids.filter(isQueueId);
+    if (ids.length === 0) return undefined;
+    params.push(ids);
+    clauses.push(`id = ANY($${params.length}::bigint[])`);
+  }
+  return { sql: clauses.join(' AND '), params };
+}
+
+function limitSql(filter: DeadLetterFilter): string {
+  return filter.limit !== undefined && filter.limit >= 0 ? ` LIMIT ${Math.trunc(filter.limit)}` : '';
+}
+
+/** Compares two non-negative decimal integer strings (bigint columns) without losing precision. */
+function compareInt(a: string, b: string): number {
+  return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+function toItem(row: DeliveryRow): QueueItem {
+  return {
+    id: String(row.id),
+    destination: row.destination,
+    project: row.project,
+    insertId: row.insert_id,
+    path: row.path,
+    body: row.body,
+    event: row.event,
+    attempts: Number(row.attempts),
+    enqueuedAt: Number(row.enqueued_at),
+    firstAttemptAt: row.first_attempt_at === null ? null : Number(row.first_attempt_at),
+    leaseToken: row.lease_token,
+    leaseUntil: Number(row.lease_until),
+  };
+}
+
+function toDeadLetter(row: DeadLetterRow): DeadLetter {
+  return {
+    id: String(row.id),
+    destination: row.destination,
+    project: row.project,
+    insertId: row.insert_id,
+    event: row.event,
+    request: row.request,
+    reason: row.reason,
+    httpStatus: row.http_status,
+    extoleCode: row.extole_code,
+    extoleMessage: row.extole_message,
+    attempts: Number(row.attempts),
+    firstAttemptAt: Number(row.first_attempt_at),
+    lastAttemptAt: Number(row.last_attempt_at),
+    configRevision: row.config_revision,
+    createdAt: Number(row.created_at),
+  };
+}
+
+/**
+ * Wraps a driver failure. The message carries pg's text and SQLSTATE, never the connection URL
+ * (pg's messages do not include it).
+ */
+function unavailable(op: string, err: unknown): QueueUnavailableError {
+  if (err instanceof QueueUnavailableError) return err;
+  const code = typeof (err as { code?: unknown })?.code === 'string' ? ` (${(err as { code: string }).code})` : '';
+  const message = err instanceof Error ? err.message : String(err);
+  return new QueueUnavailableError(`PostgreSQL queue: ${op} failed${code}: ${message}`, { cause: err });
+}

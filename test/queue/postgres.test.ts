@@ -1,0 +1,137 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, QueueUnavailableError } from '../../src/errors.js';
+import { PostgresQueue } from '../../src/queue/postgres.js';
+import { runQueueConformance } from './conformance.js';
+
+const URL = process.env.EXTOLE_STREAM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** Every schema of this run starts with this prefix; each case gets its own and drops it. */
+const RUN = `es_test_${process.pid}_${randomBytes(3).toString('hex')}`;
+let counter = 0;
+const nextSchema = () => `${RUN}_${++counter}`;
+
+async function probe(): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: URL });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function opened(schema: string, poolSize = 4): Promise<PostgresQueue> {
+  const queue = new PostgresQueue({ url: URL, schema, poolSize });
+  await queue.open();
+  return queue;
+}
+
+const unreachable = await probe();
+if (unreachable && process.env.CI === 'true') {
+  throw new Error(`PostgreSQL at ${URL.replace(/\/\/[^@]*@/, '//')} is required in CI: ${unreachable}`);
+}
+
+if (unreachable) {
+  describe('PostgresQueue', () => {
+    it.skip(`skipped: PostgreSQL at 127.0.0.1:5432 db test unreachable (${unreachable})`, () => {});
+  });
+}
+
+if (!unreachable) {
+  runQueueConformance('postgres', async () => {
+    const schema = nextSchema();
+    const queue = await opened(schema);
+    return {
+      queue,
+      connect: () => opened(schema, 2),
+      async cleanup() {
+        await queue.close();
+        await dropSchema(schema);
+      },
+    };
+  });
+
+  describe('PostgresQueue', () => {
+    const schemas: string[] = [];
+    afterAll(async () => {
+      for (const s of schemas) await dropSchema(s);
+    });
+
+    it('three servers opening a fresh schema at once migrate it exactly once', async () => {
+      const schema = nextSchema();
+      schemas.push(schema);
+      const queues = [1, 2, 3].map(() => new PostgresQueue({ url: URL, schema, poolSize: 2 }));
+      try {
+        await Promise.all(queues.map((q) => q.open()));
+        const client = new pg.Client({ connectionString: URL });
+        await client.connect();
+        const rows = (await client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`)).rows;
+        await client.end();
+        expect(rows).toEqual([{ version: 1 }]);
+        // All three work on the same tables.
+        await queues[0]!.enqueue('web', [{ insertId: 'x', event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] }], {
+          now: 1,
+          dedupWindowMs: 10,
+        });
+        expect((await queues[1]!.claim('d1', 5, 1, 10)).map((i) => i.insertId)).toEqual(['x']);
+        expect((await queues[2]!.stats(1))['d1']!.leased).toBe(1);
+        // Re-opening an up-to-date schema is a no-op.
+        const again = await opened(schema, 1);
+        await again.close();
+      } finally {
+        for (const q of queues) await q.close();
+      }
+    });
+
+    it('returns ids as strings and times as numbers, beyond 32 bits', async () => {
+      const schema = nextSchema();
+      schemas.push(schema);
+      const q = await opened(schema);
+      try {
+        const now = 8_640_000_000_000; // far beyond int4, still a safe integer
+        await q.enqueue('web', [{ insertId: null, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] }], {
+          now,
+          dedupWindowMs: 0,
+        });
+        const [item] = await q.claim('d1', 1, now, 1000);
+        expect(typeof item!.id).toBe('string');
+        expect(item!.enqueuedAt).toBe(now);
+        expect(item!.leaseUntil).toBe(now + 1000);
+        expect((await q.stats(now))['d1']).toEqual({ pending: 0, leased: 1, deadLetters: 0, oldestEnqueuedAt: now });
+      } finally {
+        await q.close();
+      }
+    });
+
+    it('validates the schema name before it reaches SQL', () => {
+      for (const bad of ['Public', 'a-b', 'x"; DROP TABLE y; --', '', '1abc', 'a'.repeat(64)]) {
+        expect(() => new PostgresQueue({ url: URL, schema: bad })).toThrow(ConfigError);
+      }
+      expect(new PostgresQueue({ url: URL }).schema).toBe('extole_stream');
+    });
+
+    it('wraps connection failures in QueueUnavailableError without echoing the URL', async () => {
+      // Port 1 on loopback: refused at once.
+      const q = new PostgresQueue({ url: 'postgres://postgres:s3cret-pw@127.0.0.1:1/test', schema: nextSchema(), connectTimeoutMs: 2_000 });
+      const err = await q.open().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(QueueUnavailableError);
+      expect((err as Error).message).not.toContain('s3cret-pw');
+      await expect(q.enqueue('web', [], { now: 1, dedupWindowMs: 0 })).rejects.toMatchObject({ code: 'ES_QUEUE_UNAVAILABLE' });
+      await q.close();
+    });
+  });
+}
