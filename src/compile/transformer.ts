@@ -1,0 +1,477 @@
+/**
+ * Destination definition → Transformer: SPEC §3.1 applied to one normalized event at a time.
+ *
+ * Everything that depends only on the destination (project set, selection rows, allow-lists,
+ * compiled expressions, labels, URL, headers) is computed here once; `transform` does only the
+ * per-event work. Drops without a message are shared frozen objects.
+ */
+import type { AmplitudeEvent } from '../generated/amplitude-event.js';
+import type { Destination } from '../generated/destination.js';
+import { USER_AGENT } from '../version.js';
+import { DEFAULT_BASE_URL, DEFAULT_ENDPOINT, endpointPath } from '../extole/request.js';
+import { compileExpression, type CompiledExpression, type Guardrails } from './expression.js';
+import { MappingError } from './errors.js';
+import { isJsonObject, isTruthy, setOwn } from './json.js';
+import type { DropReason, ExtoleRequest, ExtoleRequestBody, Outcome, Transformer } from './types.js';
+
+/** Extole refuses requests of 2 MB or more (Amplitude's tile documents the same limit). */
+export const MAX_BODY_BYTES = 2_000_000;
+
+/** Default `extole.app_type`, sent as `data.extole_app_type`. */
+export const DEFAULT_APP_TYPE = 'extole-stream';
+
+/** Default `identity.email` expression. */
+export const DEFAULT_EMAIL_EXPRESSION = 'user_id';
+
+export interface CompileDestinationOptions {
+  guardrails?: Partial<Guardrails>;
+}
+
+type AllowList = '*' | readonly string[] | undefined;
+
+/** One `events:` row, ready to match. */
+interface SelectionRow {
+  /** `type: "*"` */
+  readonly all: boolean;
+  readonly types: ReadonlySet<string>;
+  readonly where: CompiledExpression | undefined;
+  /** e.g. `events[1].where`, prefixed to its error messages. */
+  readonly label: string;
+}
+
+/** One `mapping.data` entry. */
+interface DataMapping {
+  readonly key: string;
+  readonly expression: CompiledExpression;
+  readonly label: string;
+}
+
+const HEADERS: ExtoleRequest['headers'] = Object.freeze({
+  authorization: 'Bearer ***',
+  'content-type': 'application/json',
+  'user-agent': USER_AGENT,
+});
+
+function frozenDrop(reason: DropReason): Outcome {
+  return Object.freeze({ outcome: 'drop', reason }) as Outcome;
+}
+const DROP_PROJECT_NOT_ENABLED = frozenDrop('project_not_enabled');
+const DROP_DESTINATION_DISABLED = frozenDrop('destination_disabled');
+const DROP_EVENT_NOT_SELECTED = frozenDrop('event_not_selected');
+const DROP_NO_IDENTITY = frozenDrop('no_identity');
+
+// UTF-16 code units → UTF-8 bytes is at most ×3, so shorter strings need no byte count.
+const SURELY_SMALL_LENGTH = Math.floor((MAX_BODY_BYTES - 1) / 3);
+
+// ISO 8601 date-time as Extole parses it: date, `T`, time, optional fraction and offset.
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/;
+
+/**
+ * Compile one destination into a `Transformer` (SPEC §3.1). Absent fields get the schema's
+ * defaults here too, so a definition straight from YAML works as well as a loaded one. Every
+ * expression is compiled once; a parse error throws a `MappingError` naming the field.
+ */
+export function compileDestination(
+  dest: { name: string; definition: Destination },
+  opts: CompileDestinationOptions = {},
+): Transformer {
+  return new CompiledTransformer(dest.name, dest.definition, opts.guardrails ?? {});
+}
+
+class CompiledTransformer implements Transformer {
+  readonly name: string;
+  readonly sync: boolean;
+  readonly transform: (event: AmplitudeEvent, project: string) => Outcome | Promise<Outcome>;
+
+  private readonly projects: ReadonlySet<string>;
+  private readonly enabled: boolean;
+  private readonly rows: readonly SelectionRow[];
+  private readonly email: CompiledExpression;
+  private readonly partnerUserId: CompiledExpression | undefined;
+  private readonly requireEmail: boolean;
+  private readonly groupAllow: AllowList;
+  private readonly userAllow: AllowList;
+  private readonly eventAllow: AllowList;
+  private readonly asStrings: boolean;
+  private readonly eventName: CompiledExpression | undefined;
+  private readonly eventTime: CompiledExpression | undefined;
+  private readonly data: readonly DataMapping[];
+  private readonly appType: string;
+  private readonly labels: string | undefined;
+  private readonly url: string;
+  private readonly path: string;
+
+  constructor(name: string, def: Destination, guardrails: Partial<Guardrails>) {
+    this.name = name;
+    const expressions: CompiledExpression[] = [];
+    const compile = (source: string, label: string): CompiledExpression => {
+      let compiled: CompiledExpression;
+      try {
+        compiled = compileExpression(source, guardrails);
+      } catch (err) {
+        const e = err as MappingError;
+        throw new MappingError(`destination ${name}: ${label}: ${e.message}`, {
+          jsonataCode: e.jsonataCode,
+          position: e.position,
+          cause: err,
+        });
+      }
+      expressions.push(compiled);
+      return compiled;
+    };
+
+    this.projects = new Set(def.projects);
+    this.enabled = def.enabled ?? true;
+    this.rows = def.events.map((row, i) => ({
+      all: row.type === '*',
+      types: new Set(typeof row.type === 'string' ? [row.type] : row.type),
+      where: row.where === undefined ? undefined : compile(row.where, `events[${i}].where`),
+      label: `events[${i}].where`,
+    }));
+
+    const identity = def.identity ?? {};
+    this.email = compile(identity.email ?? DEFAULT_EMAIL_EXPRESSION, 'identity.email');
+    this.partnerUserId =
+      identity.partner_user_id === undefined ? undefined : compile(identity.partner_user_id, 'identity.partner_user_id');
+    this.requireEmail = identity.require === 'email';
+
+    const properties = def.properties ?? {};
+    this.groupAllow = allowList(properties.group);
+    this.userAllow = allowList(properties.user);
+    this.eventAllow = allowList(properties.event);
+    this.asStrings = properties.as_strings === true;
+
+    const mapping = def.mapping ?? {};
+    this.eventName = mapping.event_name === undefined ? undefined : compile(mapping.event_name, 'mapping.event_name');
+    this.eventTime = mapping.event_time === undefined ? undefined : compile(mapping.event_time, 'mapping.event_time');
+    this.data = Object.keys(mapping.data ?? {}).map((key) => ({
+      key,
+      expression: compile(mapping.data![key], `mapping.data.${key}`),
+      label: `mapping.data.${key}`,
+    }));
+
+    this.appType = def.extole.app_type ?? DEFAULT_APP_TYPE;
+    this.labels = def.extole.labels !== undefined && def.extole.labels.length > 0 ? def.extole.labels.join(',') : undefined;
+    this.path = endpointPath(def.extole.endpoint ?? DEFAULT_ENDPOINT);
+    this.url = (def.extole.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, '') + this.path;
+
+    this.sync = expressions.every((e) => e.sync);
+    this.transform = this.sync ? this.transformSync.bind(this) : this.transformAsync.bind(this);
+  }
+
+  // transformSync and transformAsync are the same steps; they are written out twice because the
+  // sync one must not create a Promise or a generator per event (the hot path), and evaluation
+  // must stop at the first drop (no expression runs for an event already dropped).
+
+  /** SPEC §3.1 when every expression is synchronous: no Promise anywhere. */
+  private transformSync(event: AmplitudeEvent, project: string): Outcome {
+    const gate = this.gate(project);
+    if (gate !== undefined) return gate;
+
+    let selected = false;
+    const type = event.event_type;
+    for (const row of this.rows) {
+      if (!row.all && !row.types.has(type)) continue;
+      if (row.where === undefined) {
+        selected = true;
+        break;
+      }
+      let match: unknown;
+      try {
+        match = row.where.evaluate(event);
+      } catch (err) {
+        return mappingDrop(row.label, err);
+      }
+      if (isTruthy(match)) {
+        selected = true;
+        break;
+      }
+    }
+    if (!selected) return DROP_EVENT_NOT_SELECTED;
+
+    let email: string | undefined;
+    let partnerUserId: string | undefined;
+    try {
+      email = asEmail(this.email.evaluate(event));
+    } catch (err) {
+      return mappingDrop('identity.email', err);
+    }
+    if (this.partnerUserId !== undefined) {
+      try {
+        partnerUserId = asIdentity(this.partnerUserId.evaluate(event));
+      } catch (err) {
+        return mappingDrop('identity.partner_user_id', err);
+      }
+    }
+    if (email === undefined && (this.requireEmail || partnerUserId === undefined)) return DROP_NO_IDENTITY;
+
+    let eventName: unknown;
+    let eventTime: unknown;
+    if (this.eventName !== undefined) {
+      try {
+        eventName = this.eventName.evaluate(event);
+      } catch (err) {
+        return mappingDrop('mapping.event_name', err);
+      }
+    }
+    if (this.eventTime !== undefined) {
+      try {
+        eventTime = this.eventTime.evaluate(event);
+      } catch (err) {
+        return mappingDrop('mapping.event_time', err);
+      }
+    }
+    const data = this.propertyData(event);
+    for (const mapping of this.data) {
+      let value: unknown;
+      try {
+        value = mapping.expression.evaluate(event);
+      } catch (err) {
+        return mappingDrop(mapping.label, err);
+      }
+      if (value !== undefined && value !== null) setOwn(data, mapping.key, value);
+    }
+    return this.finish(event, data, email, partnerUserId, eventName, eventTime);
+  }
+
+  /** The same steps as `transformSync`, awaiting the jsonata-evaluated expressions. */
+  private async transformAsync(event: AmplitudeEvent, project: string): Promise<Outcome> {
+    const gate = this.gate(project);
+    if (gate !== undefined) return gate;
+
+    let selected = false;
+    const type = event.event_type;
+    for (const row of this.rows) {
+      if (!row.all && !row.types.has(type)) continue;
+      if (row.where === undefined) {
+        selected = true;
+        break;
+      }
+      let match: unknown;
+      try {
+        match = await row.where.evaluate(event);
+      } catch (err) {
+        return mappingDrop(row.label, err);
+      }
+      if (isTruthy(match)) {
+        selected = true;
+        break;
+      }
+    }
+    if (!selected) return DROP_EVENT_NOT_SELECTED;
+
+    let email: string | undefined;
+    let partnerUserId: string | undefined;
+    try {
+      email = asEmail(await this.email.evaluate(event));
+    } catch (err) {
+      return mappingDrop('identity.email', err);
+    }
+    if (this.partnerUserId !== undefined) {
+      try {
+        partnerUserId = asIdentity(await this.partnerUserId.evaluate(event));
+      } catch (err) {
+        return mappingDrop('identity.partner_user_id', err);
+      }
+    }
+    if (email === undefined && (this.requireEmail || partnerUserId === undefined)) return DROP_NO_IDENTITY;
+
+    let eventName: unknown;
+    let eventTime: unknown;
+    if (this.eventName !== undefined) {
+      try {
+        eventName = await this.eventName.evaluate(event);
+      } catch (err) {
+        return mappingDrop('mapping.event_name', err);
+      }
+    }
+    if (this.eventTime !== undefined) {
+      try {
+        eventTime = await this.eventTime.evaluate(event);
+      } catch (err) {
+        return mappingDrop('mapping.event_time', err);
+      }
+    }
+    const data = this.propertyData(event);
+    for (const mapping of this.data) {
+      let value: unknown;
+      try {
+        value = await mapping.expression.evaluate(event);
+      } catch (err) {
+        return mappingDrop(mapping.label, err);
+      }
+      if (value !== undefined && value !== null) setOwn(data, mapping.key, value);
+    }
+    return this.finish(event, data, email, partnerUserId, eventName, eventTime);
+  }
+
+  /** Step 1: the project must be listed, then the destination enabled. */
+  private gate(project: string): Outcome | undefined {
+    if (!this.projects.has(project)) return DROP_PROJECT_NOT_ENABLED;
+    if (!this.enabled) return DROP_DESTINATION_DISABLED;
+    return undefined;
+  }
+
+  /** Step 4, first part: group, user, then event properties through their allow-lists. */
+  private propertyData(event: AmplitudeEvent): Record<string, unknown> {
+    const data: Record<string, unknown> = {};
+    if (this.groupAllow !== undefined) {
+      const groups = event.group_properties;
+      if (isJsonObject(groups)) {
+        if (this.groupAllow === '*') {
+          for (const groupType in groups) {
+            if (Object.hasOwn(groups, groupType)) copyAll(data, groups[groupType], this.asStrings);
+          }
+        } else {
+          for (const groupType of this.groupAllow) {
+            if (Object.hasOwn(groups, groupType)) copyAll(data, groups[groupType], this.asStrings);
+          }
+        }
+      }
+    }
+    if (this.userAllow !== undefined) copyAllowed(data, event.user_properties, this.userAllow, this.asStrings);
+    if (this.eventAllow !== undefined) copyAllowed(data, event.event_properties, this.eventAllow, this.asStrings);
+    return data;
+  }
+
+  /** Step 4, rest of data, then the body, step 6 (size) and the request. */
+  private finish(
+    event: AmplitudeEvent,
+    data: Record<string, unknown>,
+    email: string | undefined,
+    partnerUserId: string | undefined,
+    eventNameValue: unknown,
+    eventTimeValue: unknown,
+  ): Outcome {
+    let eventName: string;
+    let eventTime: string;
+    try {
+      eventName = asEventName(this.eventName === undefined ? event.event_type : eventNameValue);
+    } catch (err) {
+      return mappingDrop(this.eventName === undefined ? 'event_type' : 'mapping.event_name', err);
+    }
+    try {
+      eventTime = asEventTime(eventTimeValue, event.time);
+    } catch (err) {
+      return mappingDrop(this.eventTime === undefined ? 'time' : 'mapping.event_time', err);
+    }
+    data.extole_app_type = this.appType;
+    if (this.labels !== undefined) data.labels = this.labels;
+    if (email !== undefined) data.email = email;
+    if (partnerUserId !== undefined) data.partner_user_id = partnerUserId;
+
+    const body: ExtoleRequestBody = { event_name: eventName, event_time: eventTime, data };
+    let bodyJson: string;
+    try {
+      bodyJson = JSON.stringify(body);
+    } catch (err) {
+      // Only data nested thousands of levels deep gets here (V8 refuses to serialize it).
+      return mappingDrop('body', new MappingError(`the request body cannot be serialized: ${(err as Error).message}`));
+    }
+    if (bodyJson.length > SURELY_SMALL_LENGTH) {
+      const bytes = Buffer.byteLength(bodyJson, 'utf8');
+      if (bytes >= MAX_BODY_BYTES) {
+        return {
+          outcome: 'drop',
+          reason: 'too_large',
+          message: `the request body is ${bytes} bytes; Extole accepts less than ${MAX_BODY_BYTES}`,
+        };
+      }
+    }
+    return {
+      outcome: 'send',
+      request: { method: 'POST', url: this.url, path: this.path, headers: HEADERS, body },
+      bodyJson,
+    };
+  }
+}
+
+/** `"*"` stays; an empty list or none becomes undefined (nothing to copy). */
+function allowList(list: '*' | string[] | undefined): AllowList {
+  if (list === '*') return '*';
+  if (list === undefined || list.length === 0) return undefined;
+  return Object.freeze([...list]);
+}
+
+function copyAllowed(data: Record<string, unknown>, props: unknown, allow: '*' | readonly string[], asStrings: boolean): void {
+  if (!isJsonObject(props)) return;
+  if (allow === '*') {
+    copyAll(data, props, asStrings);
+    return;
+  }
+  for (const key of allow) {
+    if (Object.hasOwn(props, key)) copyValue(data, key, props[key], asStrings);
+  }
+}
+
+function copyAll(data: Record<string, unknown>, props: unknown, asStrings: boolean): void {
+  if (!isJsonObject(props)) return;
+  for (const key in props) {
+    if (Object.hasOwn(props, key)) copyValue(data, key, props[key], asStrings);
+  }
+}
+
+/** Null and missing values are left out; `as_strings` sends scalars as strings and leaves out the rest. */
+function copyValue(data: Record<string, unknown>, key: string, value: unknown, asStrings: boolean): void {
+  if (value === null || value === undefined) return;
+  if (asStrings) {
+    const type = typeof value;
+    if (type === 'number' || type === 'boolean') value = String(value);
+    else if (type !== 'string') return;
+  }
+  setOwn(data, key, value);
+}
+
+/** Identity rules: strings and numbers (as strings) count; empty strings and anything else are left out. */
+function asIdentity(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.length > 0 ? value : undefined;
+  if (typeof value === 'number') return String(value);
+  return undefined;
+}
+
+/** An identity that has exactly one `@` with text on both sides. */
+function asEmail(value: unknown): string | undefined {
+  const text = asIdentity(value);
+  if (text === undefined) return undefined;
+  const at = text.indexOf('@');
+  return at > 0 && at < text.length - 1 && text.indexOf('@', at + 1) === -1 ? text : undefined;
+}
+
+/** `mapping.event_name` must give a non-empty string (numbers and booleans are turned into one). */
+function asEventName(value: unknown): string {
+  if (typeof value === 'string' && value.length > 0) return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  throw new MappingError(`event_name must be a non-empty string, got ${describe(value)}`);
+}
+
+/**
+ * `mapping.event_time` may give an ISO 8601 date-time string or milliseconds since the epoch; no
+ * result (or no mapping) means the ISO-8601 UTC form of the event's `time` (now when it has none).
+ */
+function asEventTime(value: unknown, time: number | undefined): string {
+  if (value === undefined || value === null) return isoTime(time ?? Date.now());
+  if (typeof value === 'string') {
+    if (ISO_DATE_TIME.test(value)) return value;
+    throw new MappingError(`event_time must be an ISO 8601 date-time, got ${JSON.stringify(value.slice(0, 64))}`);
+  }
+  if (typeof value === 'number') return isoTime(value);
+  throw new MappingError(`event_time must be an ISO 8601 string or milliseconds, got ${describe(value)}`);
+}
+
+function isoTime(ms: number): string {
+  const date = new Date(ms);
+  if (Number.isNaN(date.getTime())) throw new MappingError(`time ${ms} is not a valid timestamp`);
+  return date.toISOString();
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'no value';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : JSON.stringify(value);
+}
+
+function mappingDrop(label: string, err: unknown): Outcome {
+  const message = err instanceof Error ? err.message : String((err as { message?: unknown })?.message ?? err);
+  return { outcome: 'drop', reason: 'mapping_error', message: `${label}: ${message}` };
+}

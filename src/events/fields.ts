@@ -1,0 +1,111 @@
+/**
+ * The fields of a normalized event and their JSON types, derived once from
+ * `schemas/amplitude-event.schema.json` (the source of truth), plus the Amplitude Export /
+ * Webhook names that map onto them (SPEC §3).
+ */
+import { readFileSync } from 'node:fs';
+
+/** A JSON Schema `type` name as used by the event schema. */
+export type JsonTypeName = 'string' | 'integer' | 'number' | 'object' | 'array' | 'boolean' | 'null';
+
+interface EventSchema {
+  properties: Record<string, { type?: JsonTypeName | JsonTypeName[] }>;
+}
+
+// Read at module load like src/version.ts does: ../../schemas resolves from both src/ and dist/.
+const schema = JSON.parse(
+  readFileSync(new URL('../../schemas/amplitude-event.schema.json', import.meta.url), 'utf8'),
+) as EventSchema;
+
+/**
+ * Field name → allowed JSON types, in schema order. A Map, not an object, so that lookups of
+ * hostile keys like `__proto__` or `constructor` find nothing.
+ */
+export const EVENT_FIELD_TYPES: ReadonlyMap<string, readonly JsonTypeName[]> = new Map(
+  Object.entries(schema.properties).map(([name, def]) => {
+    const types = def.type === undefined ? [] : Array.isArray(def.type) ? def.type : [def.type];
+    return [name, Object.freeze([...types])] as const;
+  }),
+);
+
+/**
+ * Amplitude Export / Webhook field → normalized field, for the renames SPEC §3 lists
+ * (`event_time` is converted, not renamed: see `parseExportEventTime`). Export fields with the same
+ * name as a schema field (`amplitude_id`, `uuid`, `os_name`, `city`, …) need no entry.
+ */
+export const EXPORT_RENAMES: ReadonlyMap<string, string> = new Map([
+  ['$insert_id', 'insert_id'],
+  ['ip_address', 'ip'],
+  ['version_name', 'app_version'],
+  ['device_carrier', 'carrier'],
+]);
+
+/** Export shape's time field (`"YYYY-MM-DD HH:mm:ss.ffffff"`, UTC). */
+export const EXPORT_EVENT_TIME = 'event_time';
+
+for (const target of EXPORT_RENAMES.values()) {
+  if (!EVENT_FIELD_TYPES.has(target)) throw new Error(`amplitude-event schema lacks field ${target}`);
+}
+
+/** True when `value` is of JSON type `type` (integers are numbers without a fraction). */
+export function isJsonType(value: unknown, type: JsonTypeName): boolean {
+  switch (type) {
+    case 'string':
+      return typeof value === 'string';
+    case 'integer':
+      return Number.isSafeInteger(value);
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'null':
+      return value === null;
+    case 'array':
+      return Array.isArray(value);
+    case 'object':
+      return typeof value === 'object' && value !== null && !Array.isArray(value);
+  }
+}
+
+/** True when `value` matches one of `types` (no types listed = anything goes). */
+export function matchesTypes(value: unknown, types: readonly JsonTypeName[]): boolean {
+  if (types.length === 0) return true;
+  for (const type of types) if (isJsonType(value, type)) return true;
+  return false;
+}
+
+// "2024-11-27 09:33:20.123456": Export's format. A `T` separator, fewer fraction digits and a
+// trailing `Z` are accepted too (hand-written webhook samples use them).
+const EXPORT_TIME_PATTERN = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?$/;
+
+/**
+ * Milliseconds since the epoch for an Export `event_time` (UTC), or undefined when the text is
+ * not such a time (including impossible dates like month 13 or Feb 30). Sub-millisecond digits
+ * are truncated.
+ */
+export function parseExportEventTime(text: unknown): number | undefined {
+  if (typeof text !== 'string') return undefined;
+  const m = EXPORT_TIME_PATTERN.exec(text);
+  if (m === null) return undefined;
+  const year = +m[1];
+  const month = +m[2];
+  const day = +m[3];
+  const hour = +m[4];
+  const minute = +m[5];
+  const second = +m[6];
+  const millis = m[7] === undefined ? 0 : +(m[7] + '00').slice(0, 3);
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second, millis);
+  const check = new Date(ms);
+  // Date.UTC rolls over (Feb 30 → Mar 2); a real time reads back the same fields.
+  if (
+    check.getUTCFullYear() !== year ||
+    check.getUTCMonth() !== month - 1 ||
+    check.getUTCDate() !== day ||
+    check.getUTCHours() !== hour ||
+    check.getUTCMinutes() !== minute ||
+    check.getUTCSeconds() !== second
+  ) {
+    return undefined;
+  }
+  return ms;
+}

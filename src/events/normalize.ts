@@ -1,0 +1,60 @@
+/**
+ * Ingested event → normalized event (SPEC §3): the HTTP V2 shape the schema
+ * `schemas/amplitude-event.schema.json` describes, whatever shape the event came in.
+ */
+import type { AmplitudeEvent } from '../generated/amplitude-event.js';
+import {
+  EVENT_FIELD_TYPES,
+  EXPORT_EVENT_TIME,
+  EXPORT_RENAMES,
+  matchesTypes,
+  parseExportEventTime,
+} from './fields.js';
+
+export interface NormalizeOptions {
+  /** Time (ms since the epoch) given to an event without one; default `Date.now()`. */
+  now?: number;
+}
+
+/**
+ * Normalize one Amplitude event to the HTTP V2 shape.
+ *
+ * - HTTP V2 / Batch events pass through.
+ * - Amplitude Export / Webhook fields are converted per event: `event_time`
+ *   (`"YYYY-MM-DD HH:mm:ss.ffffff"`, UTC) → `time` in ms, `$insert_id` → `insert_id`,
+ *   `ip_address` → `ip`, `version_name` → `app_version`, `device_carrier` → `carrier`. When an
+ *   event carries both names, the HTTP V2 one wins.
+ * - Only fields the event schema lists survive, and only with a value of the schema's type
+ *   (a field of the wrong type is left out, so the result always matches the schema; call
+ *   `validateIngestEvent` first to reject such events instead).
+ * - An event without a valid time gets `opts.now` (Amplitude sets the upload time).
+ *
+ * Prototype-safe: hostile keys (`__proto__`, `constructor`) at the top level are not schema
+ * fields and are dropped; nested property objects are kept as they are (data, never merged into
+ * anything here).
+ */
+export function normalizeEvent(raw: Record<string, unknown>, opts: NormalizeOptions = {}): AmplitudeEvent {
+  // Every key written below comes from EVENT_FIELD_TYPES (schema names), never from the input,
+  // so a plain object literal is safe.
+  const event: Record<string, unknown> = {};
+  for (const key in raw) {
+    if (!Object.hasOwn(raw, key)) continue;
+    const value = raw[key];
+    let target = key;
+    let types = EVENT_FIELD_TYPES.get(key);
+    if (types === undefined) {
+      const renamed = EXPORT_RENAMES.get(key);
+      if (renamed === undefined) continue; // event_time is handled below; others are dropped
+      if (Object.hasOwn(raw, renamed) && raw[renamed] !== undefined) continue;
+      target = renamed;
+      types = EVENT_FIELD_TYPES.get(renamed)!;
+    }
+    if (value === undefined || !matchesTypes(value, types)) continue;
+    event[target] = value;
+  }
+  if (event.time === undefined) {
+    const exportTime = Object.hasOwn(raw, EXPORT_EVENT_TIME) ? parseExportEventTime(raw[EXPORT_EVENT_TIME]) : undefined;
+    event.time = exportTime ?? opts.now ?? Date.now();
+  }
+  return event as unknown as AmplitudeEvent;
+}
