@@ -1,0 +1,220 @@
+/**
+ * The ingestion core shared by every way events come in (HTTP V2, Batch, Webhook, `replay`,
+ * `dlq replay`): validate → normalize → run each destination's transformer → enqueue ALL the
+ * resulting deliveries in ONE `queue.enqueue` call (one transaction) → wake delivery.
+ *
+ * The caller answers the sender only after `ingestEvents` resolves: that is the moment the
+ * events are durable (SPEC §5 "200 only after the events are durably committed").
+ */
+import type { AmplitudeEvent } from '../generated/amplitude-event.js';
+import type { DropReason, Outcome, Transformer } from '../compile/types.js';
+import type { DeliveryInput, IngestEvent, Queue } from '../queue/types.js';
+import type { Metrics } from '../metrics.js';
+import { normalizeEvent } from '../events/normalize.js';
+import { validateIngestEvent } from '../events/validate.js';
+
+/** Amplitude's error answer (HTTP V2 / Batch): `code` always equals the HTTP status. */
+export interface AmplitudeErrorBody {
+  code: number;
+  error: string;
+  missing_field?: string;
+  events_with_invalid_fields?: Record<string, number[]>;
+  events_with_missing_fields?: Record<string, number[]>;
+}
+
+/** Amplitude documents "Object depth may not exceed 40 layers" for property objects. */
+export const MAX_EVENT_DEPTH = 40;
+
+/** Error texts exactly as Amplitude's HTTP V2 / Batch API writes them. */
+export const AMPLITUDE_ERRORS = {
+  missingBody: 'Missing request body',
+  invalidJson: 'Invalid JSON request body',
+  missingField: 'Request missing required field',
+  invalidEvent: 'Invalid event JSON',
+  invalidApiKey: 'Invalid API key',
+  invalidFields: 'Invalid field values on some events',
+  invalidPath: 'Invalid request path',
+  payloadTooLarge: 'Payload too large',
+} as const;
+
+export type EventShape =
+  /** HTTP V2 / Batch: validated by Amplitude's rules before normalizing. */
+  | 'http'
+  /** Export / Webhook: normalized first (field renames, `event_time` → `time`), then validated. */
+  | 'export';
+
+export type PrepareResult = { ok: true; events: AmplitudeEvent[] } | { ok: false; error: AmplitudeErrorBody };
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Depth of nested objects/arrays under `root` (root = 1), computed without recursion so a
+ * hostile 100,000-level body cannot overflow the stack. Stops counting past `limit`.
+ */
+export function nestingDepth(root: unknown, limit: number): number {
+  if (typeof root !== 'object' || root === null) return 0;
+  let max = 1;
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) max = depth;
+    if (max > limit) return max;
+    const children = Array.isArray(node) ? node : Object.values(node as object);
+    for (const child of children) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return max;
+}
+
+/** Add `index` under `field` in an Amplitude per-field index map (prototype-safe keys). */
+function addIndex(map: Map<string, number[]>, field: string, index: number): void {
+  const list = map.get(field);
+  if (list) list.push(index);
+  else map.set(field, [index]);
+}
+
+/**
+ * Validate and normalize a request's events the way Amplitude does: every problem of every
+ * event is collected into per-field index maps, and one bad event rejects the whole request
+ * (nothing is enqueued), so the sender can fix and resend it.
+ */
+export function prepareEvents(
+  raw: readonly unknown[],
+  opts: { shape: EventShape; minIdLength?: number; now: number },
+): PrepareResult {
+  const missing = new Map<string, number[]>();
+  const invalid = new Map<string, number[]>();
+  const events: AmplitudeEvent[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const item = raw[i];
+    if (!isPlainObject(item)) {
+      return { ok: false, error: { code: 400, error: AMPLITUDE_ERRORS.invalidEvent } };
+    }
+    // Depth first: the validators and transformers below recurse, a hostile body must not reach them.
+    let tooDeep = false;
+    for (const [field, value] of Object.entries(item)) {
+      if (nestingDepth(value, MAX_EVENT_DEPTH) >= MAX_EVENT_DEPTH) {
+        addIndex(invalid, field, i);
+        tooDeep = true;
+      }
+    }
+    if (tooDeep) continue;
+    try {
+      if (opts.shape === 'http') {
+        const problems = validateIngestEvent(item, { minIdLength: opts.minIdLength });
+        for (const field of problems.missing) addIndex(missing, field, i);
+        for (const field of problems.invalid) addIndex(invalid, field, i);
+        if (problems.missing.length > 0 || problems.invalid.length > 0) continue;
+        events.push(normalizeEvent(item, { now: opts.now }));
+      } else {
+        const normalized = normalizeEvent(item, { now: opts.now });
+        // Export data carries Amplitude's own ids (any length): only shape rules apply.
+        const problems = validateIngestEvent(normalized, { minIdLength: 1 });
+        for (const field of problems.missing) addIndex(missing, field, i);
+        for (const field of problems.invalid) addIndex(invalid, field, i);
+        if (problems.missing.length > 0 || problems.invalid.length > 0) continue;
+        events.push(normalized);
+      }
+    } catch {
+      // normalize/validate never should throw; if they do, the event is what is wrong.
+      return { ok: false, error: { code: 400, error: AMPLITUDE_ERRORS.invalidEvent } };
+    }
+  }
+  if (missing.size === 0 && invalid.size === 0) return { ok: true, events };
+  const error: AmplitudeErrorBody = {
+    code: 400,
+    error: missing.size > 0 ? AMPLITUDE_ERRORS.missingField : AMPLITUDE_ERRORS.invalidFields,
+  };
+  if (invalid.size > 0) error.events_with_invalid_fields = Object.fromEntries(invalid);
+  if (missing.size > 0) error.events_with_missing_fields = Object.fromEntries(missing);
+  return { ok: false, error };
+}
+
+/** Everything ingestion needs, taken from ONE config snapshot so a reload never splits a request. */
+export interface IngestTarget {
+  transformers: readonly Transformer[];
+  queue: Queue;
+  metrics?: Metrics;
+  /** insert_id de-duplication window; 0 disables (dlq replay). */
+  dedupWindowMs: number;
+  /** Tell delivery that rows were enqueued for these destinations. */
+  wake?: (destinations: readonly string[]) => void;
+}
+
+export interface IngestSummary {
+  /** Events handed in. */
+  events: number;
+  /** Events committed now (including those every destination dropped). */
+  accepted: number;
+  /** Events skipped as repeats of an insert_id seen within the window (counted as ingested). */
+  duplicates: number;
+  /** Delivery rows written. */
+  deliveries: number;
+  /** Drops per reason, all destinations together. */
+  dropped: Partial<Record<DropReason, number>>;
+}
+
+/**
+ * Transform `events` (already normalized) for every destination of `target` and commit the
+ * result in one `enqueue` call. Rejects with the queue's `QueueUnavailableError` when the
+ * commit fails (then nothing was written and the sender must get a 5xx).
+ */
+export async function ingestEvents(
+  target: IngestTarget,
+  project: string,
+  events: readonly AmplitudeEvent[],
+  opts: { endpoint: string; now: number; dedup?: boolean },
+): Promise<IngestSummary> {
+  const dropped: Partial<Record<DropReason, number>> = {};
+  const dropCounts = new Map<string, number>();
+  const touched = new Set<string>();
+  const rows: IngestEvent[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    const deliveries: DeliveryInput[] = [];
+    for (const transformer of target.transformers) {
+      let outcome: Outcome;
+      try {
+        const result = transformer.transform(event, project);
+        // Synchronous transformers skip the microtask hop: thousands of events per request.
+        outcome = transformer.sync ? (result as Outcome) : await result;
+      } catch (err) {
+        outcome = { outcome: 'drop', reason: 'mapping_error', message: err instanceof Error ? err.message : String(err) };
+      }
+      if (outcome.outcome === 'send') {
+        deliveries.push({ destination: transformer.name, path: outcome.request.path, body: outcome.bodyJson });
+        touched.add(transformer.name);
+      } else {
+        dropped[outcome.reason] = (dropped[outcome.reason] ?? 0) + 1;
+        const key = `${transformer.name}\u0000${outcome.reason}`;
+        dropCounts.set(key, (dropCounts.get(key) ?? 0) + 1);
+      }
+    }
+    const insertId = typeof event.insert_id === 'string' && event.insert_id !== '' ? event.insert_id : null;
+    rows[i] = { insertId, event: JSON.stringify(event), deliveries };
+  }
+  const dedup = opts.dedup ?? true;
+  const result = await target.queue.enqueue(project, rows, {
+    now: opts.now,
+    dedupWindowMs: dedup ? target.dedupWindowMs : 0,
+  });
+  // Counted only after the commit: a 503'd request ingested nothing.
+  if (target.metrics) {
+    target.metrics.ingestedEvents.inc({ project, endpoint: opts.endpoint }, result.accepted + result.duplicates);
+    for (const [key, count] of dropCounts) {
+      const [destination, reason] = key.split('\u0000') as [string, string];
+      target.metrics.droppedEvents.inc({ destination, reason }, count);
+    }
+  }
+  if (result.deliveries > 0 && touched.size > 0) target.wake?.([...touched]);
+  return {
+    events: events.length,
+    accepted: result.accepted,
+    duplicates: result.duplicates,
+    deliveries: result.deliveries,
+    dropped,
+  };
+}
