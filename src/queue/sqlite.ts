@@ -153,14 +153,15 @@ interface Statements {
  */
 export class SqliteQueue implements Queue {
   readonly driver = 'sqlite' as const;
-  private readonly file: string;
+  /** The database file as given (resolved by the caller), or `':memory:'`. */
+  readonly path: string;
   private readonly busyTimeoutMs: number;
   private db: Database.Database | undefined;
   private st: Statements | undefined;
   private closed = false;
 
   constructor(options: SqliteQueueOptions) {
-    this.file = options.path;
+    this.path = options.path;
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   }
 
@@ -170,10 +171,10 @@ export class SqliteQueue implements Queue {
     if (this.closed) throw new QueueUnavailableError('SQLite queue: already closed');
     let db: Database.Database | undefined;
     try {
-      if (this.file !== ':memory:' && !this.file.startsWith('file:')) {
-        mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
+      if (this.path !== ':memory:' && !this.path.startsWith('file:')) {
+        mkdirSync(path.dirname(path.resolve(this.path)), { recursive: true });
       }
-      db = new Database(this.file);
+      db = new Database(this.path);
       // Wait for other connections' locks (a `replay` run beside the server) instead of failing.
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(this.busyTimeoutMs))}`);
       // WAL: readers never block the writer and the writer never blocks readers, and several
