@@ -20,7 +20,7 @@ function loaded(queue: LoadedConfig['root']['queue'], queueUrl?: string): Loaded
     rootFile: path.join(rootDir, 'extole.config.yaml'),
     root: { version: 1, projects: [{ key: 'web', api_key: '${env:K}' }], ...(queue ? { queue } : {}) },
     queueUrl,
-  } as LoadedConfig;
+  } as unknown as LoadedConfig;
 }
 
 describe('createQueue', () => {
