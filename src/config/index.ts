@@ -1,3 +1,11 @@
 export * from './model.js';
 export * from './diagnostics.js';
 export * from './units.js';
+export { loadConfig, MAX_CONFIG_FILE_BYTES } from './load.js';
+export type { LoadConfigOptions } from './load.js';
+export { formatDiagnostics } from './format.js';
+export type { DiagnosticFormat } from './format.js';
+export { ConfigNotFoundError } from './errors.js';
+export { findConfigFile, SEARCH_PLACES, PACKAGE_PROP } from './find.js';
+export { loadSchema, SCHEMA_DIR } from './schemas.js';
+export type { JsonSchema } from './schemas.js';
