@@ -1,14 +1,89 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
+import { compileDestination } from '../../compile/transformer.js';
+import type { Transformer } from '../../compile/types.js';
+import { displayPath } from '../../testing/run-tests.js';
+import { loadCommandConfig, requireValidConfig } from '../command-config.js';
 import type { CliContext } from '../context.js';
+import { dryRun } from '../dry-run.js';
 
-/** Registers `extole-stream transform`. (Stub: not implemented yet.) */
+interface TransformOptions {
+  destination?: string;
+  project?: string;
+}
+
+/**
+ * Registers `extole-stream transform [--destination N] [--project KEY] [FILE...]`: a dry run
+ * printing, for every event and destination, the Extole request or the drop (SPEC §4).
+ * Exit 0 all events read, 1 invalid config or some input items rejected (each reported on
+ * stderr as `FILE:LINE: …`, the others still transformed), 2 unknown destination/project or a
+ * file that cannot be read.
+ */
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('transform')
-    .description('(not implemented yet)')
-    .allowUnknownOption(true)
-    .action(() => {
-      ctx.stderr.write('transform: not implemented yet\n');
-      ctx.exitCode = 2;
+    .description('dry run: events (JSON lines or a JSON array, from files or stdin) → one JSON line per event and destination')
+    .option('--destination <name>', 'only this destination (default: all, by name)')
+    .option('--project <key>', 'project the events come from (default: the first project)')
+    .argument('[files...]', 'event files; none or "-" reads stdin')
+    .action(async (files: string[], opts: TransformOptions, cmd: Command) => {
+      const config = await loadCommandConfig(cmd, ctx);
+      if (config === undefined || !requireValidConfig(config, ctx, 'transform')) return;
+
+      const project = opts.project ?? config.projects[0]?.key;
+      if (project === undefined || !config.projects.some((p) => p.key === project)) {
+        const known = config.projects.map((p) => p.key).join(', ');
+        ctx.stderr.write(`extole-stream transform: unknown project "${opts.project}" (projects: ${known})\n`);
+        ctx.exitCode = 2;
+        return;
+      }
+      let destinations = [...config.destinations].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      if (opts.destination !== undefined) {
+        destinations = destinations.filter((d) => d.name === opts.destination);
+        if (destinations.length === 0) {
+          const known = config.destinations.map((d) => d.name).sort().join(', ') || '(none)';
+          ctx.stderr.write(`extole-stream transform: unknown destination "${opts.destination}" (destinations: ${known})\n`);
+          ctx.exitCode = 2;
+          return;
+        }
+      }
+      let transformers: Transformer[];
+      try {
+        transformers = destinations.map((d) => compileDestination({ name: d.name, definition: d.definition }));
+      } catch (err) {
+        ctx.stderr.write(config.redact(`extole-stream transform: ${(err as Error).message}\n`));
+        ctx.exitCode = 1;
+        return;
+      }
+
+      const sources = files.length === 0 ? ['-'] : files;
+      let errors = 0;
+      for (const file of sources) {
+        const stdin = file === '-';
+        const input: Readable = stdin ? ctx.stdin : createReadStream(file.startsWith('/') ? file : `${ctx.cwd}/${file}`);
+        try {
+          const summary = await dryRun(input, {
+            transformers,
+            project,
+            source: stdin ? '<stdin>' : displayPath(file.startsWith('/') ? file : `${ctx.cwd}/${file}`, ctx.cwd),
+            out: ctx.stdout,
+            err: ctx.stderr,
+            redact: (t) => config.redact(t),
+          });
+          errors += summary.errors;
+        } catch (err) {
+          const e = err as NodeJS.ErrnoException;
+          if (!stdin && typeof e.code === 'string' && e.syscall !== undefined) {
+            ctx.stderr.write(`extole-stream transform: cannot read ${file}: ${e.code}\n`);
+            ctx.exitCode = 2;
+            return;
+          }
+          throw err;
+        } finally {
+          if (!stdin) input.destroy();
+        }
+      }
+      ctx.exitCode = errors > 0 ? 1 : 0;
     });
 }

@@ -1,0 +1,148 @@
+/**
+ * `extole-stream transform`: events in, one JSON line per event and destination out
+ * (SPEC §4), streamed with backpressure.
+ */
+import { once } from 'node:events';
+import type { Readable, Writable } from 'node:stream';
+import type { Outcome, Transformer } from '../compile/types.js';
+import { normalizeEvent } from '../events/normalize.js';
+import { validateIngestEvent } from '../events/validate.js';
+import { readJsonEvents } from './event-input.js';
+
+export interface DryRunOptions {
+  /** Transformers in output order (the command sorts them by destination name). */
+  transformers: readonly Transformer[];
+  /** Project key the events come from. */
+  project: string;
+  /** Name used in error locations, e.g. `samples/export.jsonl` or `<stdin>`. */
+  source: string;
+  /** Outcome lines go here. */
+  out: Writable;
+  /** Located input errors go here, one per line: `SOURCE:LINE: message`. */
+  err: Writable;
+  /** Applied to everything written, so no secret value can be printed. */
+  redact?: (text: string) => string;
+  /** Time given to events without one (default: now, as Amplitude does). */
+  now?: () => number;
+}
+
+export interface DryRunSummary {
+  /** Events read and transformed. */
+  events: number;
+  /** Output lines written. */
+  lines: number;
+  /** Input items rejected (not JSON, not an object, not a valid Amplitude event). */
+  errors: number;
+  sent: number;
+  dropped: number;
+}
+
+/** Flush output in pieces of about this many characters. */
+const FLUSH_AT = 64 * 1024;
+
+/**
+ * One output line (without the newline) in the exact shape of SPEC §4:
+ * `{"destination","project","insert_id","outcome":"send","request":{"method","url","headers","body"}}`
+ * or `{"destination","project","insert_id","outcome":"drop","reason","message"?}`.
+ * The body is the transformer's own `bodyJson`, so it is byte for byte what would be sent.
+ */
+export function formatOutcomeLine(destination: string, project: string, insertId: string | null, outcome: Outcome): string {
+  const head = `{"destination":${JSON.stringify(destination)},"project":${JSON.stringify(project)},"insert_id":${JSON.stringify(insertId)}`;
+  if (outcome.outcome === 'drop') {
+    const message = outcome.message === undefined ? '' : `,"message":${JSON.stringify(outcome.message)}`;
+    return `${head},"outcome":"drop","reason":${JSON.stringify(outcome.reason)}${message}}`;
+  }
+  const r = outcome.request;
+  return (
+    `${head},"outcome":"send","request":{"method":${JSON.stringify(r.method)},"url":${JSON.stringify(r.url)},` +
+    `"headers":${JSON.stringify(r.headers)},"body":${outcome.bodyJson}}}`
+  );
+}
+
+/** Buffered writer that waits for `drain` and stops cleanly when the reader goes away (EPIPE). */
+class LineWriter {
+  private buffer = '';
+  closed = false;
+  private readonly onError = (): void => {
+    this.closed = true;
+  };
+
+  constructor(
+    private readonly out: Writable,
+    private readonly redact: (text: string) => string,
+  ) {
+    out.on('error', this.onError);
+  }
+
+  async line(text: string): Promise<void> {
+    this.buffer += `${text}\n`;
+    if (this.buffer.length >= FLUSH_AT) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.buffer === '' || this.closed) {
+      this.buffer = '';
+      return;
+    }
+    const chunk = this.redact(this.buffer);
+    this.buffer = '';
+    if (!this.out.write(chunk)) {
+      // Wait for the reader, or stop if the stream breaks or closes meanwhile.
+      await Promise.race([once(this.out, 'drain'), once(this.out, 'close'), once(this.out, 'error')]).catch(() => undefined);
+      if (this.out.destroyed) this.closed = true;
+    }
+  }
+
+  release(): void {
+    this.out.off('error', this.onError);
+  }
+}
+
+/**
+ * Transform every event of `input` with every transformer, writing one line per pair in input
+ * order. Input items that are not usable events are reported on `err` as `SOURCE:LINE: …` and
+ * skipped (the caller turns `errors > 0` into exit code 1). Never loads the whole input.
+ */
+export async function dryRun(input: Readable | AsyncIterable<Buffer | string>, opts: DryRunOptions): Promise<DryRunSummary> {
+  const redact = opts.redact ?? ((t: string) => t);
+  const now = opts.now ?? Date.now;
+  const out = new LineWriter(opts.out, redact);
+  const summary: DryRunSummary = { events: 0, lines: 0, errors: 0, sent: 0, dropped: 0 };
+  const reportError = (line: number, message: string): void => {
+    summary.errors++;
+    opts.err.write(redact(`${opts.source}:${line}: ${message}\n`));
+  };
+  try {
+    for await (const item of readJsonEvents(input)) {
+      if (out.closed) break;
+      if ('error' in item) {
+        reportError(item.line, item.error);
+        continue;
+      }
+      const raw = item.value;
+      const problems = validateIngestEvent(raw);
+      if (problems.missing.length > 0 || problems.invalid.length > 0) {
+        const parts = [];
+        if (problems.missing.length > 0) parts.push(`missing ${problems.missing.join(', ')}`);
+        if (problems.invalid.length > 0) parts.push(`invalid ${problems.invalid.join(', ')}`);
+        reportError(item.line, `not a valid Amplitude event: ${parts.join('; ')}`);
+        continue;
+      }
+      const event = normalizeEvent(raw as Record<string, unknown>, { now: now() });
+      const insertId = typeof event.insert_id === 'string' ? event.insert_id : null;
+      summary.events++;
+      for (const transformer of opts.transformers) {
+        const result = transformer.transform(event, opts.project);
+        const outcome = result instanceof Promise ? await result : result;
+        if (outcome.outcome === 'send') summary.sent++;
+        else summary.dropped++;
+        summary.lines++;
+        await out.line(formatOutcomeLine(transformer.name, opts.project, insertId, outcome));
+      }
+    }
+    await out.flush();
+  } finally {
+    out.release();
+  }
+  return summary;
+}
