@@ -52,7 +52,7 @@ describe('plan against a real git repository', () => {
     expect(referrals.status).toBe('changed');
     // o-2, o-secret (both projects), the test's t-1, and o-3 (no_identity → event_not_selected, both projects).
     expect(referrals.changed).toBe(7);
-    expect(referrals.after).toEqual({ send: 2, drop: { event_not_selected: 9 } });
+    expect(referrals.after).toEqual({ send: 2, drop: { event_not_selected: 11 } });
     const o2 = referrals.changes.find((c) => c.insertId === 'o-2' && c.project === 'web-prod');
     expect(o2?.before?.outcome).toBe('send');
     expect(o2?.after).toEqual({ outcome: 'drop', reason: 'event_not_selected' });
@@ -63,6 +63,8 @@ describe('plan against a real git repository', () => {
     expect(text.stdout).toContain('send → drop(event_not_selected)');
     expect(text.stdout).toContain('drop(no_identity) → drop(event_not_selected)');
     expect(text.stdout).not.toMatch(/\x1b\[/); // not a TTY: no colors
+    const colored = await runCli(['plan', '--base', 'main'], { cwd: r.dir, env: { ...r.env, NO_COLOR: undefined, FORCE_COLOR: '1' } });
+    expect(colored.stdout).toMatch(/\x1b\[33m~\x1b\[0m referrals/);
   });
 
   it('a changed mapping shows the request field by field', async () => {
@@ -203,7 +205,7 @@ describe('plan against a real git repository', () => {
     const md = out.stdout;
     expect(md.startsWith('<!-- extole-stream-plan -->\n')).toBe(true);
     expect(md).toContain('| destination | status | events | changed | send before→after | drops before→after |');
-    expect(md).toContain(`| \`referrals\` | **changed** | ${RUNS} | 7 | 7 → 2 | event_not_selected 4 → 9, no_identity 2 → 0 |`);
+    expect(md).toContain(`| \`referrals\` | **changed** | ${RUNS} | 7 | 7 → 2 | event_not_selected 4 → 11, no_identity 2 → 0 |`);
     expect(md).toContain(`| \`signups\` | unchanged | ${RUNS} | 0 | 1 → 1 |`);
     expect(md.indexOf('| destination')).toBeLessThan(md.indexOf('<details>'));
     expect(md).toContain('<details><summary><code>referrals</code> (changed): 7 changed event runs</summary>');
