@@ -21,7 +21,7 @@ import { pathLabel, validateAgainstSchema } from './schema-validate.js';
 import { loadSchema } from './schemas.js';
 import { scanSecrets } from './secrets.js';
 import type { ResolvedSecret } from './secrets.js';
-import { locate, locateKey, nodeAt, parseSource, scalarOffsets } from './yaml-source.js';
+import { linePos, locate, locateKey, nodeAt, parseSource, scalarOffsets } from './yaml-source.js';
 import type { SourceFile } from './yaml-source.js';
 
 /** Config files larger than this are refused before parsing (4 MB; real configs are KBs). */
@@ -172,7 +172,7 @@ async function checkFile(source: SourceFile, schemaName: 'extole-config' | 'dest
 
   const scan = await scanSecrets(raw, schema, opts);
   for (const p of scan.problems) {
-    const pos = at(p.path, false);
+    const pos = p.index === undefined ? at(p.path, false) : positionInside(source, p.path, p.index);
     diagnostics.push(diag(source.file, pos.line, pos.col, p.severity, p.rule, p.message));
   }
 
@@ -186,16 +186,25 @@ async function checkFile(source: SourceFile, schemaName: 'extole-config' | 'dest
 
   walkWithSchema(raw, schema, (node) => {
     if (!node.jsonata || typeof node.value !== 'string' || node.value.trim() === '') return;
-    const expression = node.value;
-    const { node: yamlNode } = nodeAt(source, node.path);
-    const offsets = isScalar(yamlNode) && yamlNode.value === expression ? scalarOffsets(source.text, yamlNode) : undefined;
-    for (const problem of checkExpression(expression)) {
-      const offset = offsets ? offsets[Math.min(problem.offset, expression.length)]! : yamlNode?.range?.[0] ?? 0;
-      const pos = source.lineCounter.linePos(offset);
+    for (const problem of checkExpression(node.value)) {
+      const pos = positionInside(source, node.path, problem.offset);
       diagnostics.push(diag(source.file, pos.line, pos.col, problem.severity, problem.rule, `${pathLabel(node.path)}: ${problem.message}`));
     }
   });
   return { withDefaults, diagnostics, secrets: scan.secrets };
+}
+
+/**
+ * Position of character `index` of the string at `path`: the scalar's start plus the offset,
+ * through quoting, escapes and block indentation (falls back to the node's start).
+ */
+function positionInside(source: SourceFile, path: NodePath, index: number): { line: number; col: number } {
+  const { node } = nodeAt(source, path);
+  if (isScalar(node) && typeof node.value === 'string') {
+    const offsets = scalarOffsets(source.text, node);
+    return linePos(source, offsets[Math.min(Math.max(0, index), node.value.length)]!);
+  }
+  return linePos(source, node?.range?.[0] ?? 0);
 }
 
 /** Keys the body builder writes after `mapping.data` (SPEC §3.1 step 4), with when and why. */

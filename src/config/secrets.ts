@@ -15,6 +15,8 @@ export interface SecretProblem {
   severity: Severity;
   rule: RuleId;
   message: string;
+  /** Index in the string value where the problem starts (a misplaced reference inside text). */
+  index?: number;
 }
 
 export interface ResolvedSecret {
@@ -53,7 +55,7 @@ export async function scanSecrets(value: unknown, schema: JsonSchema, opts: { ro
       const misplaced = ANY_REFERENCE.exec(node.value);
       if (misplaced) {
         scan.problems.push({
-          path, severity: 'error', rule: 'secret-misplaced',
+          path, severity: 'error', rule: 'secret-misplaced', index: misplaced.index,
           message: `secret reference in '${label}': \${${misplaced[1]}:…} is allowed only in secret fields (${secretFieldNames.join(', ')})`,
         });
       }

@@ -291,6 +291,8 @@ class Converter {
   private aliasExpansion = 0;
   private readonly sizes = new Map<unknown, number>();
   private readonly active = new Set<unknown>();
+  /** Offset of the outermost alias being expanded, if any. */
+  private expanding: number | undefined;
 
   constructor(private readonly doc: Document.Parsed) {}
 
@@ -303,14 +305,22 @@ class Converter {
         this.problems.push({ offset, message: `unknown alias '*${node.source}' (no anchor '&${node.source}' before it)` });
         return null;
       }
-      if (this.active.has(target)) throw new ConversionError(offset, 'alias-limit', `alias '*${node.source}' refers to a node that contains it`);
+      // Report at the alias written where the expansion starts, not one nested inside an anchor.
+      const reportAt = this.expanding ?? offset;
+      if (this.active.has(target)) throw new ConversionError(reportAt, 'alias-limit', `alias '*${node.source}' refers to a node that contains it`);
       this.aliasCount++;
       this.aliasExpansion += this.size(target);
       if (this.aliasCount > MAX_ALIAS_COUNT || this.aliasExpansion > MAX_ALIAS_EXPANSION) {
-        throw new ConversionError(offset, 'alias-limit',
+        throw new ConversionError(reportAt, 'alias-limit',
           `too many aliases: at most ${MAX_ALIAS_COUNT} alias references expanding to at most ${MAX_ALIAS_EXPANSION} nodes are allowed (a YAML alias bomb?)`);
       }
-      return this.convert(target);
+      const outermost = this.expanding === undefined;
+      if (outermost) this.expanding = offset;
+      try {
+        return this.convert(target);
+      } finally {
+        if (outermost) this.expanding = undefined;
+      }
     }
     if (isScalar(node)) return node.value ?? null;
     this.active.add(node);
