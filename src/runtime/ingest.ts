@@ -40,7 +40,7 @@ export const AMPLITUDE_ERRORS = {
 export type EventShape =
   /** HTTP V2 / Batch: validated by Amplitude's rules before normalizing. */
   | 'http'
-  /** Export / Webhook: normalized first (field renames, `event_time` → `time`), then validated. */
+  /** Export / Webhook: Export field names and `event_time`; ids of any length. */
   | 'export';
 
 export type PrepareResult = { ok: true; events: AmplitudeEvent[] } | { ok: false; error: AmplitudeErrorBody };
@@ -103,21 +103,13 @@ export function prepareEvents(
     }
     if (tooDeep) continue;
     try {
-      if (opts.shape === 'http') {
-        const problems = validateIngestEvent(item, { minIdLength: opts.minIdLength });
-        for (const field of problems.missing) addIndex(missing, field, i);
-        for (const field of problems.invalid) addIndex(invalid, field, i);
-        if (problems.missing.length > 0 || problems.invalid.length > 0) continue;
-        events.push(normalizeEvent(item, { now: opts.now }));
-      } else {
-        const normalized = normalizeEvent(item, { now: opts.now });
-        // Export data carries Amplitude's own ids (any length): only shape rules apply.
-        const problems = validateIngestEvent(normalized, { minIdLength: 1 });
-        for (const field of problems.missing) addIndex(missing, field, i);
-        for (const field of problems.invalid) addIndex(invalid, field, i);
-        if (problems.missing.length > 0 || problems.invalid.length > 0) continue;
-        events.push(normalized);
-      }
+      // Export data carries Amplitude's own ids (any length): only the shape rules apply to it.
+      const minIdLength = opts.shape === 'http' ? opts.minIdLength : 1;
+      const problems = validateIngestEvent(item, { minIdLength });
+      for (const field of problems.missing) addIndex(missing, field, i);
+      for (const field of problems.invalid) addIndex(invalid, field, i);
+      if (problems.missing.length > 0 || problems.invalid.length > 0) continue;
+      events.push(normalizeEvent(item, { now: opts.now }));
     } catch {
       // normalize/validate never should throw; if they do, the event is what is wrong.
       return { ok: false, error: { code: 400, error: AMPLITUDE_ERRORS.invalidEvent } };

@@ -65,6 +65,7 @@ export function readBody(stream: Readable, opts: ReadBodyOptions): Promise<Buffe
     let outBytes = 0;
     let rawBytes = 0;
     let over = false;
+    let rawEnded = false;
     let settled = false;
 
     const settle = (err: Error | null, value?: Buffer): void => {
@@ -123,6 +124,7 @@ export function readBody(stream: Readable, opts: ReadBodyOptions): Promise<Buffe
       }
     };
     const onRawEnd = (): void => {
+      rawEnded = true;
       if (over) settle(payloadTooLarge());
       else if (inflater) inflater.end();
       else settle(null, Buffer.concat(chunks, outBytes));
@@ -131,6 +133,8 @@ export function readBody(stream: Readable, opts: ReadBodyOptions): Promise<Buffe
       outBytes += chunk.length;
       if (outBytes > limit) {
         overLimit();
+        // The raw body may have ended already (inflating lags behind reading).
+        if (rawEnded) settle(payloadTooLarge());
         return;
       }
       chunks.push(chunk);
