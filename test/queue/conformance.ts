@@ -360,6 +360,22 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
         });
       });
 
+      it('concurrent requests with overlapping insert_ids accept each one exactly once', async () => {
+        const senders = [q, await another(), await another()];
+        const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+        // Each sender sends every key, in a different order, in two requests, all at once.
+        const results = await Promise.all(
+          senders.flatMap((sender, n) => {
+            const mine = n % 2 === 0 ? keys : [...keys].reverse();
+            return [mine.slice(0, 15), mine.slice(15)].map((part) => sender.enqueue('web', part.map((k) => ev(k)), opts(T0 + n)));
+          }),
+        );
+        expect(results.reduce((sum, r) => sum + r.accepted, 0)).toBe(30);
+        expect(results.reduce((sum, r) => sum + r.duplicates, 0)).toBe(60);
+        const items = await drainLater();
+        expect(items.map((i) => i.insertId).sort()).toEqual([...keys].sort());
+      });
+
       it('pruneDedup forgets insert_ids first seen before the cut-off', async () => {
         await q.enqueue('web', [ev('old')], opts(T0));
         await q.enqueue('web', [ev('new')], opts(T0 + 10));
