@@ -1,0 +1,124 @@
+import { createReadStream, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { dryRun, formatOutcomeLine } from '../../src/cli/dry-run.js';
+import { compileDestination } from '../../src/compile/transformer.js';
+import type { Transformer } from '../../src/compile/types.js';
+import { loadConfig } from '../../src/config/load.js';
+import { REPO_ROOT } from './helpers.js';
+
+class Collector extends Writable {
+  text = '';
+  constructor(private readonly slow = false) {
+    super({ highWaterMark: 16 });
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.text += chunk.toString('utf8');
+    if (this.slow) setImmediate(done);
+    else done();
+  }
+}
+
+async function exampleTransformers(): Promise<Transformer[]> {
+  const config = await loadConfig({ cwd: REPO_ROOT, env: {} });
+  return [...config.destinations]
+    .sort((x, y) => x.name.localeCompare(y.name))
+    .map((d) => compileDestination({ name: d.name, definition: d.definition }));
+}
+
+describe('formatOutcomeLine', () => {
+  it('writes the SPEC §4 shapes, keys in order, the body as sent', () => {
+    const send = formatOutcomeLine('referrals', 'web-prod', 'i-1', {
+      outcome: 'send',
+      bodyJson: '{"event_name":"conversion","event_time":"t","data":{"a":1}}',
+      request: {
+        method: 'POST',
+        url: 'https://events.extole.io/v6/async-events',
+        path: '/v6/async-events',
+        headers: { authorization: 'Bearer ***', 'content-type': 'application/json', 'user-agent': 'extole-stream/1' },
+        body: { event_name: 'conversion', event_time: 't', data: { a: 1 } },
+      },
+    });
+    expect(send).toBe(
+      '{"destination":"referrals","project":"web-prod","insert_id":"i-1","outcome":"send","request":{"method":"POST",' +
+        '"url":"https://events.extole.io/v6/async-events","headers":{"authorization":"Bearer ***","content-type":"application/json",' +
+        '"user-agent":"extole-stream/1"},"body":{"event_name":"conversion","event_time":"t","data":{"a":1}}}}',
+    );
+    expect(Object.keys(JSON.parse(send) as object)).toEqual(['destination', 'project', 'insert_id', 'outcome', 'request']);
+    expect(formatOutcomeLine('d', 'p', null, { outcome: 'drop', reason: 'no_identity' })).toBe(
+      '{"destination":"d","project":"p","insert_id":null,"outcome":"drop","reason":"no_identity"}',
+    );
+    expect(formatOutcomeLine('d', 'p', 'x', { outcome: 'drop', reason: 'mapping_error', message: 'bad "x"' })).toBe(
+      '{"destination":"d","project":"p","insert_id":"x","outcome":"drop","reason":"mapping_error","message":"bad \\"x\\""}',
+    );
+  });
+});
+
+describe('dryRun', () => {
+  it('writes one line per event and destination, in input order, destinations in the given order', async () => {
+    const transformers = await exampleTransformers();
+    const file = path.join(REPO_ROOT, 'samples/http-v2.jsonl');
+    const events = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { insert_id: string });
+    const out = new Collector();
+    const err = new Collector();
+    const summary = await dryRun(createReadStream(file), { transformers, project: 'web-prod', source: 'x', out, err });
+    expect(err.text).toBe('');
+    const lines = out.text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(summary).toMatchObject({ events: events.length, lines: events.length * 3, errors: 0 });
+    expect(lines).toHaveLength(events.length * 3);
+    lines.forEach((line, i) => {
+      expect(line.destination).toBe(['loyalty-challenges', 'referrals', 'vip-surprise'][i % 3]);
+      expect(line.insert_id).toBe(events[Math.floor(i / 3)]!.insert_id);
+      expect(line.project).toBe('web-prod');
+    });
+    const sends = lines.filter((l) => l.outcome === 'send');
+    expect(sends.length).toBe(summary.sent);
+    expect(sends.length).toBeGreaterThan(3);
+    for (const s of sends) {
+      const request = s.request as { headers: Record<string, string> };
+      expect(Object.keys(request)).toEqual(['method', 'url', 'headers', 'body']);
+      expect(request.headers.authorization).toBe('Bearer ***');
+    }
+  });
+
+  it('waits for a slow reader and keeps every line in order', async () => {
+    const transformers = await exampleTransformers();
+    const event = (i: number) => JSON.stringify({ event_type: 'Sign Up', user_id: `user${i}@example.com`, insert_id: `id-${i}`, time: i });
+    const input = Readable.from([Array.from({ length: 3000 }, (_, i) => event(i)).join('\n')]);
+    const out = new Collector(true);
+    await dryRun(input, { transformers: [transformers[1]!], project: 'web-prod', source: 'x', out, err: new Collector() });
+    const ids = out.text.trim().split('\n').map((l) => (JSON.parse(l) as { insert_id: string }).insert_id);
+    expect(ids).toEqual(Array.from({ length: 3000 }, (_, i) => `id-${i}`));
+  });
+
+  it('stops quietly when the reader goes away', async () => {
+    const transformers = await exampleTransformers();
+    const out = new PassThrough({ highWaterMark: 16 });
+    const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ event_type: 'Sign Up', user_id: `u${i}@example.com` }));
+    setImmediate(() => out.destroy());
+    const summary = await dryRun(Readable.from([lines.join('\n')]), { transformers, project: 'web-prod', source: 'x', out, err: new Collector() });
+    expect(summary.events).toBeLessThan(20_000);
+  });
+
+  it('reports unusable items as SOURCE:LINE and redacts what it writes', async () => {
+    const transformers = await exampleTransformers();
+    const out = new Collector();
+    const err = new Collector();
+    const input = Readable.from(['{"event_type":"Sign Up","user_id":"sekrit@example.com"}\nnope sekrit\n{"user_id":"abcdef"}\n']);
+    const summary = await dryRun(input, {
+      transformers: [transformers[1]!],
+      project: 'web-prod',
+      source: 'events.jsonl',
+      out,
+      err,
+      redact: (t) => t.split('sekrit').join('***'),
+      now: () => 0,
+    });
+    expect(summary).toMatchObject({ events: 1, errors: 2, sent: 1 });
+    expect(err.text).toMatch(/^events\.jsonl:2: invalid JSON: /);
+    expect(err.text).toContain('events.jsonl:3: not a valid Amplitude event: missing event_type\n');
+    expect(out.text + err.text).not.toContain('sekrit');
+    expect(out.text).toContain('"event_time":"1970-01-01T00:00:00.000Z"');
+  });
+});
