@@ -53,7 +53,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
   hashed.push({ file: rootFile, content: rootRead.content });
   diagnostics.push(...rootRead.diagnostics);
   const rootSource = rootRead.source;
-  if (rootSource && found.packageProp && !rootSource.fatal && rootSource.rootNode === null) {
+  if (rootSource && !rootSource.fatal && found.packageProp !== undefined && rootSource.rootNode === null) {
     diagnostics.push(diag(rootFile, 1, 1, 'error', 'no-config', `package.json has no "${found.packageProp}" key`));
   }
 
@@ -62,7 +62,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
   const destinations: LoadedDestination[] = [];
   const rootSecrets: ResolvedSecret[] = [];
 
-  if (rootSource && !rootSource.fatal && rootSource.rootNode !== null) {
+  const noPackageKey = found.packageProp !== undefined && rootSource?.rootNode === null;
+  if (rootSource && !rootSource.fatal && !noPackageKey) {
     const checked = await checkFile(rootSource, 'extole-config', { rootDir, env: opts.env });
     diagnostics.push(...checked.diagnostics);
     rootSecrets.push(...checked.secrets);

@@ -12,6 +12,8 @@ import type { NodePath, SourcePosition } from './model.js';
 export const MAX_ALIAS_COUNT = 100;
 /** Most nodes that alias references may expand to in one file (billion-laughs guard). */
 export const MAX_ALIAS_EXPANSION = 10_000;
+/** Deepest nesting of lists and maps; keeps every later recursive pass (ajv, walks) shallow. */
+export const MAX_DEPTH = 100;
 
 export interface SourceFile {
   /** Absolute path. */
@@ -323,6 +325,9 @@ class Converter {
       }
     }
     if (isScalar(node)) return node.value ?? null;
+    if (this.active.size >= MAX_DEPTH) {
+      throw new ConversionError((node as YamlNode).range?.[0] ?? 0, 'yaml-syntax', `lists and maps are nested more than ${MAX_DEPTH} levels deep`);
+    }
     this.active.add(node);
     try {
       if (isMap(node)) {
