@@ -102,6 +102,8 @@ export async function harness(options: {
   delivery?: DeliveryDestination['delivery'];
   manager?: Partial<DeliveryManagerOptions>;
   accessToken?: string;
+  /** Deliver here instead of the scripted server (e.g. the sandbox). */
+  baseUrl?: string;
 }): Promise<Harness> {
   const dir = mkdtempSync(path.join(tmpdir(), 'extole-delivery-'));
   const clock = new ManualClock();
@@ -113,7 +115,7 @@ export async function harness(options: {
   const extole = await startScriptedExtole(clock, options.script);
   const destination: DeliveryDestination = {
     name: 'referrals',
-    baseUrl: extole.url,
+    baseUrl: options.baseUrl ?? extole.url,
     accessToken: options.accessToken ?? TOKEN,
     delivery: {
       concurrency: 4,
