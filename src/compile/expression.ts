@@ -40,6 +40,15 @@ export interface CompiledExpression {
   evaluate(input: unknown): unknown | Promise<unknown>;
 }
 
+/** How to compile (not limits): additive knobs, all optional. */
+export interface CompileExpressionOptions {
+  /**
+   * `false` skips the fast path and always uses the jsonata evaluator (asynchronous). For
+   * benchmarks and for cross-checking the fast path; default true.
+   */
+  fastPath?: boolean;
+}
+
 /** Defaults completed with the given overrides. */
 export function resolveGuardrails(overrides: Partial<Guardrails> = {}): Guardrails {
   return {
@@ -59,7 +68,11 @@ export function resolveGuardrails(overrides: Partial<Guardrails> = {}): Guardrai
  * Throws a `MappingError` when the expression does not parse or uses `$eval` (rejected by
  * SPEC §2.3: it would evaluate text taken from events).
  */
-export function compileExpression(source: string, guardrails: Partial<Guardrails> = {}): CompiledExpression {
+export function compileExpression(
+  source: string,
+  guardrails: Partial<Guardrails> = {},
+  options: CompileExpressionOptions = {},
+): CompiledExpression {
   const limits = resolveGuardrails(guardrails);
   let expr: jsonata.Expression;
   try {
@@ -76,7 +89,7 @@ export function compileExpression(source: string, guardrails: Partial<Guardrails
 
   let fast: CompiledJs | undefined;
   try {
-    fast = compileToJs(ast);
+    fast = options.fastPath === false ? undefined : compileToJs(ast);
   } catch {
     // A fast-path compiler gap must never block a valid expression: jsonata still runs it.
     fast = undefined;

@@ -9,7 +9,7 @@ import type { AmplitudeEvent } from '../generated/amplitude-event.js';
 import type { Destination } from '../generated/destination.js';
 import { USER_AGENT } from '../version.js';
 import { DEFAULT_BASE_URL, DEFAULT_ENDPOINT, endpointPath } from '../extole/request.js';
-import { compileExpression, type CompiledExpression, type Guardrails } from './expression.js';
+import { compileExpression, type CompiledExpression, type CompileExpressionOptions, type Guardrails } from './expression.js';
 import { MappingError } from './errors.js';
 import { isJsonObject, isTruthy, setOwn } from './json.js';
 import type { DropReason, ExtoleRequest, ExtoleRequestBody, Outcome, Transformer } from './types.js';
@@ -25,6 +25,8 @@ export const DEFAULT_EMAIL_EXPRESSION = 'user_id';
 
 export interface CompileDestinationOptions {
   guardrails?: Partial<Guardrails>;
+  /** `false` evaluates every expression with jsonata (no fast path); see CompileExpressionOptions. */
+  fastPath?: boolean;
 }
 
 type AllowList = '*' | readonly string[] | undefined;
@@ -75,7 +77,7 @@ export function compileDestination(
   dest: { name: string; definition: Destination },
   opts: CompileDestinationOptions = {},
 ): Transformer {
-  return new CompiledTransformer(dest.name, dest.definition, opts.guardrails ?? {});
+  return new CompiledTransformer(dest.name, dest.definition, opts.guardrails ?? {}, { fastPath: opts.fastPath });
 }
 
 class CompiledTransformer implements Transformer {
@@ -101,13 +103,13 @@ class CompiledTransformer implements Transformer {
   private readonly url: string;
   private readonly path: string;
 
-  constructor(name: string, def: Destination, guardrails: Partial<Guardrails>) {
+  constructor(name: string, def: Destination, guardrails: Partial<Guardrails>, compileOptions: CompileExpressionOptions = {}) {
     this.name = name;
     const expressions: CompiledExpression[] = [];
     const compile = (source: string, label: string): CompiledExpression => {
       let compiled: CompiledExpression;
       try {
-        compiled = compileExpression(source, guardrails);
+        compiled = compileExpression(source, guardrails, compileOptions);
       } catch (err) {
         const e = err as MappingError;
         throw new MappingError(`destination ${name}: ${label}: ${e.message}`, {
