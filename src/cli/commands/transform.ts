@@ -50,7 +50,10 @@ export function register(program: Command, ctx: CliContext): void {
       }
       let transformers: Transformer[];
       try {
-        transformers = destinations.map((d) => compileDestination({ name: d.name, definition: d.definition }));
+        // EXTOLE_STREAM_JSONATA_FAST=0 (undocumented, read only here, never part of the config):
+        // evaluate every mapping with jsonata instead of the fast path, for benchmarks and checks.
+        const fastPath = ctx.env.EXTOLE_STREAM_JSONATA_FAST !== '0';
+        transformers = destinations.map((d) => compileDestination({ name: d.name, definition: d.definition }, { fastPath }));
       } catch (err) {
         ctx.stderr.write(config.redact(`extole-stream transform: ${(err as Error).message}\n`));
         ctx.exitCode = 1;
