@@ -43,7 +43,10 @@ export interface DeliveryManagerOptions {
   metrics: Metrics;
   logger: Logger;
   clock?: Clock;
-  /** Lease on claimed rows; must exceed the request timeout comfortably. */
+  /**
+   * Lease on claimed rows. A destination whose `timeout` is longer uses `timeout + 5 s` instead:
+   * a lease that lapses under a live request would let another worker send the event twice.
+   */
   leaseMs: number;
   configRevision: string;
   destinations: DeliveryDestination[];
@@ -189,7 +192,11 @@ export class DeliveryManager {
     for (const [name, worker] of this.workers) {
       if (next.has(name)) continue;
       this.workers.delete(name);
-      const done = worker.stop(this.stopTimeoutMs);
+      const done = worker.stop(this.stopTimeoutMs).then(() => {
+        // A destination that is gone must not linger on /metrics with its last values.
+        this.shared.metrics.tokenAlarm.remove({ destination: name });
+        this.shared.metrics.concurrencyLimit.remove({ destination: name });
+      });
       this.retiring.add(done);
       void done.finally(() => this.retiring.delete(done));
     }
@@ -392,7 +399,8 @@ class DestinationWorker {
       }
       let items: QueueItem[];
       try {
-        items = await queue.claim(this.settings.name, capacity, now, this.shared.leaseMs);
+        const leaseMs = Math.max(this.shared.leaseMs, this.settings.timeoutMs + 5000);
+        items = await queue.claim(this.settings.name, capacity, now, leaseMs);
       } catch (err) {
         this.lastError = `queue: ${errorText(err)}`;
         this.log.warn({ err: errorText(err) }, 'claim failed; retrying');
@@ -463,8 +471,10 @@ class DestinationWorker {
     if (this.tokenAlarmSince !== null) {
       this.log.info('Extole accepts the access token again; token alarm cleared');
       this.tokenAlarmSince = null;
-      this.pauseReason = null;
-      this.pausedUntil = 0;
+      if (this.pauseReason === 'token_alarm') {
+        this.pauseReason = null;
+        this.pausedUntil = 0;
+      }
       metrics.tokenAlarm.set({ destination: name }, 0);
     }
     this.lastDeliveredAt = now;
