@@ -189,7 +189,7 @@ export async function post(
   headers: Record<string, string> = { 'content-type': 'application/json' },
 ): Promise<{ status: number; body: Record<string, unknown>; headers: Headers }> {
   const payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-  const res = await fetch(url, { method: 'POST', headers, body: payload as BodyInit });
+  const res = await fetch(url, { method: 'POST', headers, body: payload as string });
   const text = await res.text();
   let parsed: Record<string, unknown>;
   try {
