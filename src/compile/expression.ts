@@ -7,6 +7,7 @@ import jsonata from 'jsonata';
 import { compileToJs, type CompiledJs } from './fast/index.js';
 import { MappingError } from './errors.js';
 import { setOwn } from './json.js';
+import { nestedRepetition } from './regex-safety.js';
 
 /** Limits on one evaluation of one expression. */
 export interface Guardrails {
@@ -65,8 +66,9 @@ export function resolveGuardrails(overrides: Partial<Guardrails> = {}): Guardrai
  * check depth and elapsed time on every node it enters (the same checks the conformance suite's
  * timebox does with `__evaluate_entry` hooks, without an extra await per node).
  *
- * Throws a `MappingError` when the expression does not parse or uses `$eval` (rejected by
- * SPEC §2.3: it would evaluate text taken from events).
+ * Throws a `MappingError` when the expression does not parse, uses `$eval` (rejected by
+ * SPEC §2.3: it would evaluate text taken from events), or has a regular expression with nested
+ * repetition (a running RegExp cannot be interrupted by the time limit; see regex-safety.ts).
  */
 export function compileExpression(
   source: string,
@@ -85,7 +87,7 @@ export function compileExpression(
     throw toMappingError(err);
   }
   const ast = expr.ast();
-  rejectEval(ast);
+  rejectUnsafe(ast);
 
   let fast: CompiledJs | undefined;
   try {
@@ -156,23 +158,35 @@ export function toMappingError(err: unknown): MappingError {
   return new MappingError(`evaluation failed: ${String(err)}`, { cause: err });
 }
 
-/** Refuse `$eval` anywhere in the AST (called, passed, or bound to another name). */
-function rejectEval(ast: unknown): void {
+/**
+ * Refuse, anywhere in the AST, `$eval` (called, passed, or bound to another name) and regular
+ * expressions that can backtrack exponentially.
+ */
+function rejectUnsafe(ast: unknown): void {
   const stack: unknown[] = [ast];
   while (stack.length > 0) {
     const node = stack.pop();
-    if (typeof node !== 'object' || node === null) continue;
+    if (typeof node !== 'object' || node === null || node instanceof RegExp) continue;
     if (Array.isArray(node)) {
       for (const item of node) stack.push(item);
       continue;
     }
     const n = node as { type?: unknown; value?: unknown; position?: unknown };
+    const position = typeof n.position === 'number' ? n.position : undefined;
     if (n.type === 'variable' && n.value === 'eval') {
-      const position = typeof n.position === 'number' ? n.position : undefined;
       throw new MappingError('$eval is not allowed in mappings (it would evaluate text taken from events)', {
         jsonataCode: 'ES_EVAL',
         position,
       });
+    }
+    if (n.type === 'regex' && n.value instanceof RegExp) {
+      const why = nestedRepetition(n.value.source);
+      if (why !== undefined) {
+        throw new MappingError(`regular expression /${n.value.source}/ is not allowed: ${why}`, {
+          jsonataCode: 'ES_REGEX',
+          position,
+        });
+      }
     }
     for (const key in n) {
       if (Object.hasOwn(n, key)) stack.push((n as Record<string, unknown>)[key]);
