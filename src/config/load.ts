@@ -24,8 +24,11 @@ import type { ResolvedSecret } from './secrets.js';
 import { linePos, locate, locateKey, nodeAt, parseSource, scalarOffsets } from './yaml-source.js';
 import type { SourceFile } from './yaml-source.js';
 
-/** Config files larger than this are refused before parsing (4 MB; real configs are KBs). */
-export const MAX_CONFIG_FILE_BYTES = 4_000_000;
+/**
+ * Config files larger than this are refused before parsing. Real configs are KBs; the yaml
+ * parser needs about 3 s per MB of dense YAML, so a larger cap would make a stray file slow.
+ */
+export const MAX_CONFIG_FILE_BYTES = 1_000_000;
 
 /** Options of {@link loadConfig}. */
 export interface LoadConfigOptions {

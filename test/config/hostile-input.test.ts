@@ -66,6 +66,16 @@ describe('hostile config input', () => {
     expect(tests[1]!.event).not.toBe(tests[0]!.event); // copies, not shared objects
   });
 
+  it('duplicate keys are found in linear time: 20,000 keys, one duplicate', () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `k${i}: ${i}`);
+    keys.push('k7: again');
+    const source = parseSource('/x.yaml', `${keys.join('\n')}\n`);
+    expect(source.diagnostics.map((d) => `${d.line}:${d.col} ${d.rule} ${d.message}`)).toEqual([
+      "20001:1 duplicate-key duplicate key 'k7' (first at line 8): keys must be unique",
+    ]);
+    expect((source.value as Record<string, unknown>).k7).toBe('again');
+  });
+
   it('a self-referencing alias is an error, not infinite recursion', () => {
     const source = parseSource('/x.yaml', 'a: &a\n  b: *a\n');
     expect(source.diagnostics.map((d) => `${d.line}:${d.col} ${d.rule}`)).toEqual(['2:6 alias-limit']);
@@ -75,7 +85,7 @@ describe('hostile config input', () => {
     const dir = setup({ 'destinations/big.yaml': `${DEST}description: "${'x'.repeat(10_000_000)}"\n` });
     const config = await loadConfig({ cwd: dir, env: { WEB_KEY: 'k', TOKEN: 't' } });
     expect(config.diagnostics.map((d) => `${d.file}:${d.line}:${d.col} ${d.severity} ${d.rule}`)).toEqual([`${join(dir, 'destinations/big.yaml')}:1:1 error file-read`]);
-    expect(config.diagnostics[0]!.message).toBe('file is 10.0 MB; config files may be at most 4 MB');
+    expect(config.diagnostics[0]!.message).toBe('file is 10.0 MB; config files may be at most 1 MB');
     expect(config.destinations).toEqual([]);
   });
 
