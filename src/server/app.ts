@@ -11,7 +11,7 @@
  * because Amplitude SDKs read `code` from the body to decide whether to retry.
  */
 import type { IncomingMessage } from 'node:http';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import { QueueUnavailableError } from '../errors.js';
 import type { ActiveConfig, Runtime } from '../runtime/runtime.js';
@@ -88,7 +88,8 @@ function isObject(value: unknown): value is Record<string, unknown> {
 export function buildServer(runtime: Runtime, options: BuildServerOptions = {}): FastifyInstance {
   const app = Fastify({
     loggerInstance: runtime.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines would dominate the logs at ingest volume; errors are logged explicitly.
+    logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: false,
     requestTimeout: options.requestTimeoutMs ?? 60_000,
     // Default (1 MB) would reject before our own reader; our reader enforces the real limits.
