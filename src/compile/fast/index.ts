@@ -1,11 +1,48 @@
 /**
- * Fast path: JSONata AST → synchronous JavaScript closure for a proven-equal subset.
- * Returns undefined for anything outside the subset (the caller falls back to jsonata).
- * (Stub until the fast-path compiler lands.)
+ * Fast path: JSONata AST → synchronous JavaScript closure for a proven-equal subset of
+ * JSONata 2.x (paths, literals, operators, conditionals, constructors, filters and a set of
+ * string/number/boolean built-ins). Returns undefined for anything outside the subset, and
+ * the caller falls back to the jsonata evaluator (which has guardrails).
+ *
+ * Results equal jsonata's: sequences come back as arrays, "no result" as `undefined`, objects
+ * built by the expression have a null prototype (as jsonata's do). Errors are
+ * {@link JsonataError}s carrying jsonata's `code`, `message`, `position` and `token`.
  */
+import { compileNode, type Env, FastPathBindingError, Unsupported } from './compile.js';
+import { isSequence, JsonataError, OUTER_WRAPPER, populateMessage, sequenceOf, type Flagged } from './semantics.js';
+
+export { JsonataError, FastPathBindingError };
+
+/** A compiled expression: evaluate against an input document with optional `$name` bindings. */
 export type CompiledJs = (input: unknown, bindings?: Record<string, unknown>) => unknown;
 
-/** Compile a parsed JSONata AST; undefined = not in the subset, use the jsonata evaluator. */
-export function compileToJs(_ast: unknown): CompiledJs | undefined {
-  return undefined;
+/**
+ * Compile a parsed JSONata AST (`jsonata(src).ast()`); undefined = not in the subset, use the
+ * jsonata evaluator. The AST is only read, never modified.
+ */
+export function compileToJs(ast: unknown): CompiledJs | undefined {
+  let root: ReturnType<typeof compileNode>;
+  try {
+    root = compileNode(ast);
+  } catch (err) {
+    if (err instanceof Unsupported) return undefined;
+    // Anything unexpected while compiling also means "not proven": let jsonata evaluate it.
+    return undefined;
+  }
+  return (input, bindings) => {
+    const env: Env = { root: input, bindings };
+    let context: unknown = input;
+    if (Array.isArray(input) && !isSequence(input)) {
+      // jsonata wraps an array input so that it is treated as one value.
+      const wrapper: Flagged = sequenceOf(input);
+      wrapper[OUTER_WRAPPER] = true;
+      context = wrapper;
+    }
+    try {
+      return root(context, env);
+    } catch (err) {
+      populateMessage(err);
+      throw err;
+    }
+  };
 }

@@ -1,0 +1,697 @@
+/**
+ * JSONata AST → synchronous closures. Each node compiles to `(input, env) => value`, mirroring
+ * jsonata's `evaluate(expr, input, environment)` for that node (including predicates, grouping
+ * and the singleton/empty sequence unwrapping at the end of `evaluate`).
+ *
+ * The AST is checked against a whitelist: any node type, flag or function outside the ported
+ * subset throws {@link Unsupported}, and `compileToJs` then answers `undefined` so the caller
+ * uses the jsonata evaluator (with its guardrails) instead.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { BUILTINS, JSONATA_ENVIRONMENT_NAMES } from './functions.js';
+import {
+  annotate,
+  append,
+  boolize,
+  CONS,
+  emptySequence,
+  flatten,
+  type Flagged,
+  isArrayOfNumbers,
+  isDeepEqual,
+  isFunction,
+  isNumeric,
+  JsonataError,
+  jsonataOwnKeys,
+  jsonataOwnValue,
+  KEEP_SINGLETON,
+  keysOf,
+  lookup,
+  normalizeResult,
+  OUTER_WRAPPER,
+  SEQUENCE,
+  sequenceOf,
+  toBoolean,
+  toJsonataString,
+} from './semantics.js';
+
+/** Per-call state: the root input (`$$`) and the caller's variable bindings. */
+export interface Env {
+  root: unknown;
+  bindings: Record<string, unknown> | undefined;
+}
+
+/** A compiled node: jsonata's `evaluate(expr, input, env)` for one expression. */
+export type Evaluator = (input: any, env: Env) => any;
+
+/** Thrown while compiling when the AST leaves the proven subset. */
+export class Unsupported extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'Unsupported';
+  }
+}
+
+/** Thrown at run time when a caller's binding shadows a built-in with a function (not modelled). */
+export class FastPathBindingError extends Error {
+  readonly code = 'ES_FAST_PATH_BINDING';
+  constructor(name: string) {
+    super(`binding $${name} shadows a built-in function with a function value; use the jsonata evaluator`);
+    this.name = 'FastPathBindingError';
+  }
+}
+
+type Node = Record<string, any>;
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Keys every node may carry; anything else (tuple, focus, index, ancestor, seekingParent, …) is refused. */
+const COMMON_KEYS = ['type', 'value', 'position', 'keepArray', 'predicate', 'group', 'consarray'];
+const KEYS_BY_TYPE: Record<string, string[]> = {
+  string: [],
+  number: [],
+  value: [],
+  name: [],
+  variable: [],
+  wildcard: [],
+  descendant: [],
+  path: ['steps', 'keepSingletonArray'],
+  binary: ['lhs', 'rhs'],
+  unary: ['expressions', 'lhs', 'expression'],
+  condition: ['condition', 'then', 'else'],
+  block: ['expressions'],
+  function: ['arguments', 'procedure', 'name'],
+};
+
+const BINARY_OPERATORS = new Set(['+', '-', '*', '/', '%', '=', '!=', '<', '<=', '>', '>=', '&', 'and', 'or', 'in']);
+
+function checkKeys(node: Node, extra: readonly string[] = []): void {
+  const allowed = KEYS_BY_TYPE[node.type];
+  if (allowed === undefined) throw new Unsupported(`node type ${String(node.type)}`);
+  for (const key of Object.keys(node)) {
+    if (node[key] === undefined) continue;
+    if (!COMMON_KEYS.includes(key) && !allowed.includes(key) && !extra.includes(key)) {
+      throw new Unsupported(`${String(node.type)} with ${key}`);
+    }
+  }
+}
+
+function isNode(value: unknown): value is Node {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Compiles one expression node (jsonata's `evaluate`). */
+export function compileNode(node: unknown, opts: { step?: boolean } = {}): Evaluator {
+  if (!isNode(node)) throw new Unsupported('malformed node');
+  checkKeys(node, opts.step ? ['stages'] : []);
+  const core = compileCore(node);
+  const filters: Array<(input: any, env: Env) => any> = [];
+  if (node.predicate !== undefined) {
+    for (const predicate of asArray(node.predicate)) filters.push(compileFilter(predicate));
+  }
+  const group = node.type !== 'path' && node.group !== undefined ? compileGroupSpec(node.group) : undefined;
+  const keepArray = node.keepArray === true;
+  if (filters.length === 0 && group === undefined) {
+    if (NEVER_SEQUENCE.has(nodeKind(node))) return core;
+    return (input, env) => normalizeResult(core(input, env), keepArray);
+  }
+  return (input, env) => {
+    let result = core(input, env);
+    for (const filter of filters) result = filter(result, env);
+    if (group !== undefined) result = group(result, env);
+    return normalizeResult(result, keepArray);
+  };
+}
+
+/** Node kinds whose core never yields a jsonata sequence (so the unwrapping step is a no-op). */
+const NEVER_SEQUENCE = new Set(['string', 'number', 'value', 'binary', 'unary-', 'unary{', 'unary[', 'function']);
+
+function nodeKind(node: Node): string {
+  return node.type === 'unary' ? `unary${String(node.value)}` : String(node.type);
+}
+
+function asArray(value: unknown): unknown[] {
+  if (!Array.isArray(value)) throw new Unsupported('malformed node list');
+  return value;
+}
+
+function compileCore(node: Node): Evaluator {
+  switch (node.type) {
+    case 'string':
+    case 'number':
+    case 'value': {
+      const value = node.value;
+      if (node.type === 'string' && typeof value !== 'string') throw new Unsupported('malformed string');
+      if (node.type === 'number' && typeof value !== 'number') throw new Unsupported('malformed number');
+      if (node.type === 'value' && value !== null && typeof value !== 'boolean') throw new Unsupported('malformed value');
+      return () => value;
+    }
+    case 'name': {
+      const name = node.value;
+      if (typeof name !== 'string') throw new Unsupported('malformed name');
+      return (input) => lookup(input, name);
+    }
+    case 'variable':
+      return compileVariable(node);
+    case 'path':
+      return compilePath(node);
+    case 'binary':
+      return compileBinary(node);
+    case 'unary':
+      return compileUnary(node);
+    case 'condition':
+      return compileCondition(node);
+    case 'block':
+      return compileBlock(node);
+    case 'function':
+      return compileFunction(node);
+    case 'wildcard':
+      return evaluateWildcard;
+    case 'descendant':
+      return evaluateDescendants;
+    default:
+      throw new Unsupported(`node type ${String(node.type)}`);
+  }
+}
+
+function compileVariable(node: Node): Evaluator {
+  const name = node.value;
+  if (typeof name !== 'string') throw new Unsupported('malformed variable');
+  if (name === '') {
+    // `$`: the context; the top-level wrapper around an array input is transparent.
+    return (input) => (Array.isArray(input) && (input as Flagged)[OUTER_WRAPPER] === true ? input[0] : input);
+  }
+  if (name === '$') return (_input, env) => env.root;
+  if (JSONATA_ENVIRONMENT_NAMES.has(name)) throw new Unsupported(`reference to function $${name}`);
+  return (_input, env) => (env.bindings !== undefined && hasOwn.call(env.bindings, name) ? env.bindings[name] : undefined);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Paths
+
+interface CompiledStep {
+  evaluate: Evaluator;
+  stages: Array<(input: any, env: Env) => any>;
+  consarray: boolean;
+}
+
+function compilePath(node: Node): Evaluator {
+  const steps = asArray(node.steps);
+  if (steps.length === 0) throw new Unsupported('empty path');
+  const compiled: CompiledStep[] = steps.map((step) => {
+    if (!isNode(step)) throw new Unsupported('malformed step');
+    if (step.type === 'sort' || step.type === 'parent') throw new Unsupported(`${String(step.type)} step`);
+    const stages: Array<(input: any, env: Env) => any> = [];
+    if (step.stages !== undefined) {
+      for (const stage of asArray(step.stages)) stages.push(compileFilter(stage));
+    }
+    return { evaluate: compileNode(step, { step: true }), stages, consarray: step.consarray === true };
+  });
+  const firstIsVariable = (steps[0] as Node).type === 'variable';
+  const keepSingletonArray = node.keepSingletonArray === true;
+  const group = node.group !== undefined ? compileGroupSpec(node.group) : undefined;
+  const last = compiled.length - 1;
+
+  const generic: Evaluator = (input, env) => {
+    let inputSequence: any = Array.isArray(input) && !firstIsVariable ? input : sequenceOf(input);
+    let resultSequence: any;
+    for (let ii = 0; ii < compiled.length; ii++) {
+      const step = compiled[ii];
+      if (ii === 0 && step.consarray) {
+        resultSequence = step.evaluate(inputSequence, env);
+      } else {
+        resultSequence = evaluateStep(step, inputSequence, env, ii === last);
+      }
+      // jsonata reads `.length` of whatever came back (a TypeError for null, as in jsonata).
+      if (resultSequence === undefined || resultSequence.length === 0) break;
+      inputSequence = resultSequence;
+    }
+    if (keepSingletonArray) {
+      if (Array.isArray(resultSequence) && (resultSequence as Flagged)[CONS] === true && (resultSequence as Flagged)[SEQUENCE] !== true) {
+        resultSequence = sequenceOf(resultSequence);
+      }
+      if (resultSequence === null || (typeof resultSequence !== 'object' && typeof resultSequence !== 'function')) {
+        // jsonata assigns `resultSequence.keepSingleton = true`, which throws for these in strict mode.
+        throw new TypeError(`Cannot create property 'keepSingleton' on ${String(resultSequence)}`);
+      }
+      // Only a sequence reads the flag back; jsonata also sets it on data arrays, to no effect.
+      if (Array.isArray(resultSequence) && (resultSequence as Flagged)[SEQUENCE] === true) {
+        (resultSequence as Flagged)[KEEP_SINGLETON] = true;
+      }
+    }
+    if (group !== undefined) resultSequence = group(resultSequence, env);
+    return resultSequence;
+  };
+
+  // Fast path for the common `a.b.c` over an object: the same walk without sequences.
+  const simpleNames = simpleNameChain(node, steps);
+  if (simpleNames === undefined) return generic;
+  return (input, env) => {
+    let value: any = input;
+    for (let ii = 0; ii < simpleNames.length; ii++) {
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        // Arrays map and flatten; leave those to the generic walk (it is pure, so a rerun is safe).
+        return ii === 0 || Array.isArray(value) ? generic(input, env) : undefined;
+      }
+      if (!hasOwn.call(value, simpleNames[ii]) || isFunction(value)) return undefined;
+      value = value[simpleNames[ii]];
+      if (value === undefined) return undefined;
+    }
+    // A data array found by the last step is returned as is (jsonata's `lastStep` rule);
+    // anything flagged as a sequence goes through the generic walk.
+    if (Array.isArray(value) && (value as Flagged)[SEQUENCE] === true) return generic(input, env);
+    return value;
+  };
+}
+
+/** The names of a plain `a.b.c` path (no predicates, flags or grouping), else undefined. */
+function simpleNameChain(node: Node, steps: unknown[]): string[] | undefined {
+  if (node.keepSingletonArray === true || node.group !== undefined || node.keepArray === true) return undefined;
+  const names: string[] = [];
+  for (const step of steps) {
+    const s = step as Node;
+    if (s.type !== 'name' || typeof s.value !== 'string') return undefined;
+    for (const key of Object.keys(s)) {
+      if (s[key] !== undefined && key !== 'type' && key !== 'value' && key !== 'position') return undefined;
+    }
+    names.push(s.value);
+  }
+  return names;
+}
+
+/** jsonata's evaluateStep: map the step over the input sequence and flatten one level. */
+function evaluateStep(step: CompiledStep, input: any, env: Env, lastStep: boolean): any {
+  const result: any[] = emptySequence();
+  for (let ii = 0; ii < input.length; ii++) {
+    let res = step.evaluate(input[ii], env);
+    for (const stage of step.stages) res = stage(res, env);
+    if (res !== undefined) result.push(res);
+  }
+  if (lastStep && result.length === 1 && Array.isArray(result[0]) && (result[0] as Flagged)[SEQUENCE] !== true) {
+    return result[0];
+  }
+  const resultSequence: any[] = emptySequence();
+  for (const res of result) {
+    if (!Array.isArray(res) || (res as Flagged)[CONS] === true) {
+      resultSequence.push(res);
+    } else {
+      res.forEach((val) => resultSequence.push(val));
+    }
+  }
+  return resultSequence;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Predicates
+
+function compileFilter(spec: unknown): (input: any, env: Env) => any {
+  if (!isNode(spec) || spec.type !== 'filter') throw new Unsupported('stage other than a filter');
+  for (const key of Object.keys(spec)) {
+    if (spec[key] !== undefined && key !== 'type' && key !== 'expr' && key !== 'position') {
+      throw new Unsupported(`filter with ${key}`);
+    }
+  }
+  const predicate = spec.expr;
+  if (!isNode(predicate)) throw new Unsupported('malformed filter');
+  if (predicate.type === 'number') {
+    checkKeys(predicate);
+    if (predicate.predicate !== undefined || predicate.group !== undefined || typeof predicate.value !== 'number') {
+      throw new Unsupported('decorated index');
+    }
+    const value = predicate.value;
+    return (input) => {
+      let results: any = emptySequence();
+      const items: any = Array.isArray(input) ? input : sequenceOf(input);
+      let index = Math.floor(value);
+      if (index < 0) index = items.length + index;
+      const item = items[index];
+      if (item !== undefined) {
+        if (Array.isArray(item)) results = item;
+        else results.push(item);
+      }
+      return results;
+    };
+  }
+  const evaluate = compileNode(predicate);
+  return (input, env) => {
+    const results: any[] = emptySequence();
+    const items: any = Array.isArray(input) ? input : sequenceOf(input);
+    for (let index = 0; index < items.length; index++) {
+      const item = items[index];
+      let res = evaluate(item, env);
+      if (isNumeric(res)) res = [res];
+      if (isArrayOfNumbers(res)) {
+        for (const ires of res) {
+          let ii = Math.floor(ires);
+          if (ii < 0) ii = items.length + ii;
+          if (ii === index) results.push(item);
+        }
+      } else if (toBoolean(res)) {
+        results.push(item);
+      }
+    }
+    return results;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operators
+
+function compileBinary(node: Node): Evaluator {
+  const op = node.value;
+  if (typeof op !== 'string' || !BINARY_OPERATORS.has(op)) throw new Unsupported(`operator ${String(op)}`);
+  const lhs = compileNode(node.lhs);
+  const rhs = compileNode(node.rhs);
+  const position = node.position;
+
+  if (op === 'and' || op === 'or') {
+    const isAnd = op === 'and';
+    return (input, env) => {
+      const left = lhs(input, env);
+      try {
+        const lBool = boolize(left);
+        if (isAnd) return lBool && boolize(rhs(input, env));
+        return lBool || boolize(rhs(input, env));
+      } catch (err) {
+        annotate(err, position, op);
+        throw err;
+      }
+    };
+  }
+
+  const apply = binaryOperation(op);
+  return (input, env) => {
+    const left = lhs(input, env);
+    const right = rhs(input, env);
+    try {
+      return apply(left, right);
+    } catch (err) {
+      annotate(err, position, op);
+      throw err;
+    }
+  };
+}
+
+function binaryOperation(op: string): (lhs: any, rhs: any) => any {
+  switch (op) {
+    case '+':
+    case '-':
+    case '*':
+    case '/':
+    case '%':
+      return (lhs, rhs) => evaluateNumeric(lhs, rhs, op);
+    case '=':
+      return (lhs, rhs) => (lhs === undefined || rhs === undefined ? false : isDeepEqual(lhs, rhs));
+    case '!=':
+      return (lhs, rhs) => (lhs === undefined || rhs === undefined ? false : !isDeepEqual(lhs, rhs));
+    case '<':
+    case '<=':
+    case '>':
+    case '>=':
+      return (lhs, rhs) => evaluateComparison(lhs, rhs, op);
+    case '&':
+      return (lhs, rhs) => {
+        const lstr = lhs === undefined ? '' : (toJsonataString(lhs) as string);
+        const rstr = rhs === undefined ? '' : (toJsonataString(rhs) as string);
+        return lstr.concat(rstr);
+      };
+    case 'in':
+      return (lhs, rhs) => {
+        if (lhs === undefined || rhs === undefined) return false;
+        const list: any[] = Array.isArray(rhs) ? rhs : [rhs];
+        for (let i = 0; i < list.length; i++) {
+          if (list[i] === lhs) return true;
+        }
+        return false;
+      };
+    default:
+      throw new Unsupported(`operator ${op}`);
+  }
+}
+
+function evaluateNumeric(lhs: any, rhs: any, op: string): number | undefined {
+  if (lhs !== undefined && !isNumeric(lhs)) throw new JsonataError('T2001', { value: lhs });
+  if (rhs !== undefined && !isNumeric(rhs)) throw new JsonataError('T2002', { value: rhs });
+  if (lhs === undefined || rhs === undefined) return undefined;
+  switch (op) {
+    case '+':
+      return lhs + rhs;
+    case '-':
+      return lhs - rhs;
+    case '*':
+      return lhs * rhs;
+    case '/':
+      return lhs / rhs;
+    default:
+      return lhs % rhs;
+  }
+}
+
+function evaluateComparison(lhs: any, rhs: any, op: string): boolean | undefined {
+  const ltype = typeof lhs;
+  const rtype = typeof rhs;
+  const lcomparable = ltype === 'undefined' || ltype === 'string' || ltype === 'number';
+  const rcomparable = rtype === 'undefined' || rtype === 'string' || rtype === 'number';
+  if (!lcomparable || !rcomparable) {
+    throw new JsonataError('T2010', { value: !(ltype === 'string' || ltype === 'number') ? lhs : rhs });
+  }
+  if (ltype === 'undefined' || rtype === 'undefined') return undefined;
+  if (ltype !== rtype) throw new JsonataError('T2009', { value: lhs, value2: rhs });
+  switch (op) {
+    case '<':
+      return lhs < rhs;
+    case '<=':
+      return lhs <= rhs;
+    case '>':
+      return lhs > rhs;
+    default:
+      return lhs >= rhs;
+  }
+}
+
+function compileUnary(node: Node): Evaluator {
+  switch (node.value) {
+    case '-': {
+      const expression = compileNode(node.expression);
+      const position = node.position;
+      return (input, env) => {
+        const result = expression(input, env);
+        if (result === undefined) return undefined;
+        if (isNumeric(result)) return -result;
+        throw new JsonataError('D1002', { position, token: '-', value: result });
+      };
+    }
+    case '[': {
+      const items = asArray(node.expressions).map((item) => ({
+        evaluate: compileNode(item),
+        // jsonata keeps a nested array constructor whole (`item.value === '['`), else appends.
+        nested: isNode(item) && item.value === '[',
+      }));
+      const consarray = node.consarray === true;
+      return (input, env) => {
+        // jsonata evaluates the items concurrently (Promise.all); without side effects only
+        // the choice between two failing items could differ, see the module notes.
+        let result: any[] = [];
+        for (const item of items) {
+          const value = item.evaluate(input, env);
+          if (value !== undefined) {
+            if (item.nested) result.push(value);
+            else result = append(result, value);
+          }
+        }
+        if (consarray) (result as Flagged)[CONS] = true;
+        return result;
+      };
+    }
+    case '{': {
+      const group = compileGroupSpec({ lhs: node.lhs, position: node.position });
+      return (input, env) => group(input, env);
+    }
+    default:
+      throw new Unsupported(`unary ${String(node.value)}`);
+  }
+}
+
+function compileCondition(node: Node): Evaluator {
+  const condition = compileNode(node.condition);
+  const then = compileNode(node.then);
+  const otherwise = node.else !== undefined ? compileNode(node.else) : undefined;
+  return (input, env) => {
+    if (toBoolean(condition(input, env))) return then(input, env);
+    if (otherwise !== undefined) return otherwise(input, env);
+    return undefined;
+  };
+}
+
+function compileBlock(node: Node): Evaluator {
+  const expressions = asArray(node.expressions).map((expression) => compileNode(expression));
+  if (expressions.length === 1) return expressions[0];
+  return (input, env) => {
+    let result: any;
+    for (const expression of expressions) result = expression(input, env);
+    return result;
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Object constructors and grouping (jsonata's evaluateGroupExpression, non-tuple input)
+
+interface GroupEntry {
+  data: any;
+  exprIndex: number;
+  /** data is an array this grouping created, so further items may be pushed into it. */
+  owned: boolean;
+}
+
+function compileGroupSpec(spec: unknown): (input: any, env: Env) => any {
+  if (!isNode(spec)) throw new Unsupported('malformed group');
+  for (const key of Object.keys(spec)) {
+    if (spec[key] !== undefined && key !== 'lhs' && key !== 'position') throw new Unsupported(`group with ${key}`);
+  }
+  const pairs = asArray(spec.lhs).map((pair) => {
+    if (!Array.isArray(pair) || pair.length !== 2) throw new Unsupported('malformed pair');
+    return { key: compileNode(pair[0]), value: compileNode(pair[1]) };
+  });
+  const position = spec.position;
+  return (input, env) => {
+    const result = Object.create(null) as Record<string, unknown>;
+    const groups = Object.create(null) as Record<string, GroupEntry>;
+    let items: any = Array.isArray(input) ? input : sequenceOf(input);
+    // jsonata pushes `undefined` into an empty input so a literal object is still produced.
+    if (items.length === 0) items = [undefined];
+    for (let itemIndex = 0; itemIndex < items.length; itemIndex++) {
+      const item = items[itemIndex];
+      for (let pairIndex = 0; pairIndex < pairs.length; pairIndex++) {
+        const key = pairs[pairIndex].key(item, env);
+        if (typeof key !== 'string' && key !== undefined) throw new JsonataError('T1003', { position, value: key });
+        if (key === undefined) continue;
+        if (key === '_jsonata_lambda' || key === '_jsonata_function') {
+          throw new JsonataError('D1013', { position, value: key });
+        }
+        if (hasOwn.call(groups, key)) {
+          const entry = groups[key];
+          if (entry.exprIndex !== pairIndex) throw new JsonataError('D1009', { position, value: key });
+          appendToGroup(entry, item);
+        } else {
+          groups[key] = { data: item, exprIndex: pairIndex, owned: false };
+        }
+      }
+    }
+    for (const key of keysOf(groups)) {
+      const entry = groups[key];
+      const value = pairs[entry.exprIndex].value(entry.data, env);
+      if (value !== undefined) result[key] = value;
+    }
+    return result;
+  };
+}
+
+/** `entry.data = fn.append(entry.data, item)` without re-copying the array on every item. */
+function appendToGroup(entry: GroupEntry, item: any): void {
+  if (entry.data === undefined) {
+    entry.data = item;
+    return;
+  }
+  if (item === undefined) return;
+  if (!entry.owned) {
+    entry.data = Array.isArray(entry.data) ? entry.data.slice() : [entry.data];
+    entry.owned = true;
+  }
+  if (Array.isArray(item)) {
+    for (const value of item) entry.data.push(value);
+  } else {
+    entry.data.push(item);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wildcards
+
+function evaluateWildcard(input: any): any {
+  let results: any = emptySequence();
+  let context = input;
+  if (Array.isArray(context) && (context as Flagged)[OUTER_WRAPPER] === true && context.length > 0) context = context[0];
+  if (context !== null && typeof context === 'object' && !isFunction(context)) {
+    for (const key of jsonataOwnKeys(context)) {
+      let value = jsonataOwnValue(context, key);
+      if (Array.isArray(value)) {
+        value = flatten(value);
+        results = append(results, value);
+      } else {
+        results.push(value);
+      }
+    }
+  }
+  return results;
+}
+
+function evaluateDescendants(input: any): any {
+  if (input === undefined) return undefined;
+  const resultSequence = emptySequence();
+  recurseDescendants(input, resultSequence);
+  return resultSequence.length === 1 ? resultSequence[0] : resultSequence;
+}
+
+function recurseDescendants(input: any, results: any[]): void {
+  if (!Array.isArray(input)) results.push(input);
+  if (Array.isArray(input)) {
+    input.forEach((member) => recurseDescendants(member, results));
+  } else if (input !== null && typeof input === 'object' && !isFunction(input)) {
+    for (const key of keysOf(input)) recurseDescendants(input[key], results);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Function calls
+
+function compileFunction(node: Node): Evaluator {
+  const procedure = node.procedure;
+  if (!isNode(procedure) || procedure.type !== 'variable' || typeof procedure.value !== 'string') {
+    throw new Unsupported('call of a computed function');
+  }
+  for (const key of Object.keys(procedure)) {
+    if (procedure[key] !== undefined && key !== 'type' && key !== 'value' && key !== 'position') {
+      throw new Unsupported(`function reference with ${key}`);
+    }
+  }
+  if (node.value !== '(') throw new Unsupported('partial application');
+  const name = procedure.value;
+  const builtin = BUILTINS.get(name);
+  if (builtin === undefined) throw new Unsupported(`function $${name}`);
+  const argNodes = asArray(node.arguments);
+  if ((name === 'replace' || name === 'contains') && argNodes.some((arg) => !isNode(arg) || arg.type === 'regex')) {
+    throw new Unsupported(`$${name} with a regular expression`);
+  }
+  const args = argNodes.map((arg) => compileNode(arg));
+  const position = node.position;
+  const { validate, implementation } = builtin;
+
+  return (input, env) => {
+    if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
+      return callShadowed(env.bindings[name], name, args, input, env, position);
+    }
+    const evaluated = new Array(args.length);
+    for (let i = 0; i < args.length; i++) evaluated[i] = args[i](input, env);
+    try {
+      return implementation(...validate(evaluated, input));
+    } catch (err) {
+      // jsonata's applyInner / evaluateFunction: the call's position, the function's name as token.
+      if (err !== null && typeof err === 'object') {
+        const e = err as { position?: unknown; token?: unknown };
+        if (position || !e.position) e.position = position;
+        if (!e.token) e.token = name;
+      }
+      throw err;
+    }
+  };
+}
+
+/** A binding that replaces a built-in: data values are not callable (T1006), as in jsonata. */
+function callShadowed(proc: unknown, name: string, args: Evaluator[], input: any, env: Env, position: number | undefined): never {
+  if (isFunction(proc)) throw new FastPathBindingError(name);
+  for (const arg of args) arg(input, env);
+  throw new JsonataError('T1006', { position, token: name });
+}
+
+/** Marks the symbols as used for readers of this module: sequences are `SEQUENCE`-flagged arrays. */
+export const FLAGS = { SEQUENCE, KEEP_SINGLETON, OUTER_WRAPPER, CONS } as const;

@@ -1,0 +1,306 @@
+/**
+ * JSONata 2.x value semantics, ported line by line from jsonata's `utils.js`, `functions.js` and
+ * the helpers of `jsonata.js` so the compiled fast path behaves exactly like the evaluator.
+ *
+ * jsonata marks arrays with string properties (`sequence`, `keepSingleton`, `outerWrapper`,
+ * `cons`). We use symbols instead: the behaviour is the same, but results stay plain arrays for
+ * JSON, `Object.keys` and deep-equality checks (the brief asks for "sequences as plain arrays").
+ * The few places where jsonata itself can observe those string keys (`*` over a sequence, `=`
+ * between an array and an object) are emulated by {@link jsonataOwnKeys}.
+ *
+ * This is a port of dynamically typed code, so values are `any` on purpose: the shapes are
+ * whatever JSON (and jsonata's own sequences) can hold.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+
+/** Marks a jsonata sequence (jsonata: `arr.sequence = true`). */
+export const SEQUENCE: unique symbol = Symbol('jsonata.sequence');
+/** A sequence that must not be unwrapped when it holds one item (`[]` suffix). */
+export const KEEP_SINGLETON: unique symbol = Symbol('jsonata.keepSingleton');
+/** The top-level wrapper jsonata puts around an array input. */
+export const OUTER_WRAPPER: unique symbol = Symbol('jsonata.outerWrapper');
+/** An array built by an array constructor `[...]` (jsonata: non-enumerable `cons`). */
+export const CONS: unique symbol = Symbol('jsonata.cons');
+
+/** A jsonata-flagged array. */
+export type Flagged = any[] & {
+  [SEQUENCE]?: boolean;
+  [KEEP_SINGLETON]?: boolean;
+  [OUTER_WRAPPER]?: boolean;
+  [CONS]?: boolean;
+};
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** `createSequence()` with no argument: an empty sequence. */
+export function emptySequence(): Flagged {
+  const sequence: Flagged = [];
+  sequence[SEQUENCE] = true;
+  return sequence;
+}
+
+/** `createSequence(item)`: a one-item sequence; note that `undefined` is pushed too. */
+export function sequenceOf(item: unknown): Flagged {
+  const sequence: Flagged = [item];
+  sequence[SEQUENCE] = true;
+  return sequence;
+}
+
+/** utils.isSequence */
+export function isSequence(value: any): boolean {
+  return Array.isArray(value) && (value as Flagged)[SEQUENCE] === true;
+}
+
+/** An error shaped like jsonata's (`code`, `position`, `token`, `value`, …; `message` is filled in on the way out). */
+export class JsonataError extends Error {
+  code: string;
+  position?: number;
+  token?: unknown;
+  value?: unknown;
+  value2?: unknown;
+  index?: number;
+  type?: string;
+  constructor(code: string, fields: { position?: number; token?: unknown; value?: unknown; value2?: unknown; index?: number; type?: string } = {}) {
+    super(code);
+    this.name = 'JsonataError';
+    this.code = code;
+    if ('position' in fields) this.position = fields.position;
+    if ('token' in fields) this.token = fields.token;
+    if ('value' in fields) this.value = fields.value;
+    if ('value2' in fields) this.value2 = fields.value2;
+    if ('index' in fields) this.index = fields.index;
+    if ('type' in fields) this.type = fields.type;
+  }
+}
+
+/** jsonata's message catalogue, for the codes the fast path can raise. */
+const MESSAGES: Record<string, string> = {
+  T0410: 'Argument {{index}} of function {{token}} does not match function signature',
+  T0411: 'Context value is not a compatible type with argument {{index}} of function {{token}}',
+  T0412: 'Argument {{index}} of function {{token}} must be an array of {{type}}',
+  D1001: 'Number out of range: {{value}}',
+  D1002: 'Cannot negate a non-numeric value: {{value}}',
+  T1003: 'Key in object structure must evaluate to a string; got: {{value}}',
+  T1006: 'Attempted to invoke a non-function',
+  D1009: 'Multiple key definitions evaluate to same key: {{value}}',
+  D1013: 'Object property names starting with _jsonata_ are reserved for internal use: {{value}}',
+  T2001: 'The left side of the {{token}} operator must evaluate to a number',
+  T2002: 'The right side of the {{token}} operator must evaluate to a number',
+  T2009: 'The values {{value}} and {{value2}} either side of operator {{token}} must be of the same data type',
+  T2010: 'The expressions either side of operator {{token}} must evaluate to numeric or string values',
+  D3001: 'Attempting to invoke string function on Infinity or NaN',
+  D3010: 'Second argument of replace function cannot be an empty string',
+  D3011: 'Fourth argument of replace function must evaluate to a positive number',
+  D3030: 'Unable to cast value to a number: {{value}}',
+};
+
+/** jsonata's populateMessage: fills `message` from the template, inserts JSON-encoded. */
+export function populateMessage(err: unknown): void {
+  if (!(err instanceof JsonataError)) return;
+  const template = MESSAGES[err.code];
+  if (template === undefined) return;
+  const fields = err as unknown as Record<string, unknown>;
+  err.message = template.replace(/\{\{([^}]+)}}/g, (_m, name: string) => String(JSON.stringify(fields[name])));
+}
+
+/** Sets position/token on an error the way jsonata's catch blocks do (`err.position = …`). */
+export function annotate(err: unknown, position: number | undefined, token: unknown): void {
+  if (err !== null && typeof err === 'object') {
+    const e = err as { position?: unknown; token?: unknown };
+    e.position = position;
+    e.token = token;
+  }
+}
+
+/** utils.isNumeric: a non-NaN number; ±Infinity throws D1001. */
+export function isNumeric(n: any): boolean {
+  let isNum = false;
+  if (typeof n === 'number') {
+    isNum = !Number.isNaN(n);
+    if (isNum && !Number.isFinite(n)) {
+      throw new JsonataError('D1001', { value: n });
+    }
+  }
+  return isNum;
+}
+
+/** utils.isArrayOfNumbers */
+export function isArrayOfNumbers(arg: any): boolean {
+  if (!Array.isArray(arg)) return false;
+  return arg.filter((item) => !isNumeric(item)).length === 0;
+}
+
+/** utils.isFunction (data objects carrying jsonata's internal markers count, as in jsonata). */
+export function isFunction(arg: any): boolean {
+  return (arg && (arg._jsonata_function === true || arg._jsonata_lambda === true)) || typeof arg === 'function';
+}
+
+/** utils.keys */
+export function keysOf(arg: any): string[] {
+  return typeof arg === 'object' && arg !== null ? Object.keys(arg) : [];
+}
+
+/**
+ * `Object.keys` as jsonata would see it: jsonata's flags are enumerable string properties on
+ * its arrays (`sequence`, `keepSingleton`), ours are symbols, so add them back where jsonata
+ * enumerates an array's own keys.
+ */
+export function jsonataOwnKeys(arg: any): string[] {
+  const keys = keysOf(arg);
+  if (Array.isArray(arg)) {
+    const flagged = arg as Flagged;
+    if (flagged[SEQUENCE] === true) keys.push('sequence');
+    if (flagged[OUTER_WRAPPER] === true) keys.push('outerWrapper');
+    if (flagged[KEEP_SINGLETON] === true) keys.push('keepSingleton');
+  }
+  return keys;
+}
+
+/** Reads a key listed by {@link jsonataOwnKeys}. */
+export function jsonataOwnValue(arg: any, key: string): any {
+  if (Array.isArray(arg) && !hasOwn.call(arg, key)) {
+    if (key === 'sequence' || key === 'outerWrapper' || key === 'keepSingleton') return true;
+  }
+  return arg[key];
+}
+
+function ownPropertyNamesLikeJsonata(arg: any): string[] {
+  const names = Object.getOwnPropertyNames(arg);
+  if (Array.isArray(arg)) {
+    const flagged = arg as Flagged;
+    if (flagged[SEQUENCE] === true) names.push('sequence');
+    if (flagged[OUTER_WRAPPER] === true) names.push('outerWrapper');
+    if (flagged[KEEP_SINGLETON] === true) names.push('keepSingleton');
+    if (flagged[CONS] === true) names.push('cons');
+  }
+  return names;
+}
+
+/** utils.isDeepEqual */
+export function isDeepEqual(lhs: any, rhs: any): boolean {
+  if (lhs === rhs) return true;
+  if (typeof lhs === 'object' && typeof rhs === 'object' && lhs !== null && rhs !== null) {
+    if (Array.isArray(lhs) && Array.isArray(rhs)) {
+      if (lhs.length !== rhs.length) return false;
+      for (let ii = 0; ii < lhs.length; ii++) {
+        if (!isDeepEqual(lhs[ii], rhs[ii])) return false;
+      }
+      return true;
+    }
+    let lkeys = ownPropertyNamesLikeJsonata(lhs);
+    let rkeys = ownPropertyNamesLikeJsonata(rhs);
+    if (lkeys.length !== rkeys.length) return false;
+    lkeys = lkeys.sort();
+    rkeys = rkeys.sort();
+    for (let ii = 0; ii < lkeys.length; ii++) {
+      if (lkeys[ii] !== rkeys[ii]) return false;
+    }
+    for (let ii = 0; ii < lkeys.length; ii++) {
+      const key = lkeys[ii];
+      if (!isDeepEqual(jsonataOwnValue(lhs, key), jsonataOwnValue(rhs, key))) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+/** fn.lookup: field access that maps over arrays and flattens one level per array. */
+export function lookup(input: any, key: string): any {
+  if (Array.isArray(input)) {
+    const result = emptySequence();
+    for (let ii = 0; ii < input.length; ii++) {
+      const res = lookup(input[ii], key);
+      if (res !== undefined) {
+        if (Array.isArray(res)) {
+          res.forEach((val) => result.push(val));
+        } else {
+          result.push(res);
+        }
+      }
+    }
+    return result;
+  }
+  if (input !== null && typeof input === 'object' && hasOwn.call(input, key) && !isFunction(input)) {
+    return input[key];
+  }
+  return undefined;
+}
+
+/** fn.append (without the guardrail on sequence length, which the fast path does not have). */
+export function append(arg1: any, arg2: any): any {
+  if (arg1 === undefined) return arg2;
+  if (arg2 === undefined) return arg1;
+  const a1: any[] = Array.isArray(arg1) ? arg1 : sequenceOf(arg1);
+  const a2: any[] = Array.isArray(arg2) ? arg2 : [arg2];
+  return a1.concat(a2);
+}
+
+/** fn.boolean: JSONata's effective boolean value (undefined stays undefined). */
+export function toBoolean(arg: any): boolean | undefined {
+  if (arg === undefined) return undefined;
+  let result = false;
+  if (Array.isArray(arg)) {
+    if (arg.length === 1) {
+      result = toBoolean(arg[0]) as boolean;
+    } else if (arg.length > 1) {
+      const trues = arg.filter((val) => toBoolean(val));
+      result = trues.length > 0;
+    }
+  } else if (typeof arg === 'string') {
+    if (arg.length > 0) result = true;
+  } else if (isNumeric(arg)) {
+    if (arg !== 0) result = true;
+  } else if (arg !== null && typeof arg === 'object' && !isFunction(arg)) {
+    if (keysOf(arg).length > 0) result = true;
+  } else if (typeof arg === 'boolean' && arg === true) {
+    result = true;
+  }
+  return result;
+}
+
+/** boolize in jsonata.js: boolean cast for `and` / `or`, undefined → false. */
+export function boolize(value: any): boolean {
+  const booled = toBoolean(value);
+  return booled === undefined ? false : booled;
+}
+
+function stringifyReplacer(_key: string, val: any): any {
+  if (val !== undefined && val !== null && isNumeric(val)) {
+    return val.toPrecision && !Number.isInteger(val) ? Number(val.toPrecision(15)) : val;
+  }
+  return val && isFunction(val) ? '' : val;
+}
+
+/** fn.string: `$string` and the operands of `&`. Numbers keep 15 significant digits. */
+export function toJsonataString(arg: any, prettify = false): string | undefined {
+  if (arg === undefined) return undefined;
+  if (typeof arg === 'string') return arg;
+  if (isFunction(arg)) return '';
+  if (typeof arg === 'number' && !Number.isFinite(arg)) {
+    throw new JsonataError('D3001', { value: arg });
+  }
+  const space = prettify ? 2 : 0;
+  let value = arg;
+  if (Array.isArray(value) && (value as Flagged)[OUTER_WRAPPER] === true) value = value[0];
+  return JSON.stringify(value, stringifyReplacer, space);
+}
+
+/** The flatten helper used by the wildcard operator. */
+export function flatten(arg: any, flattened: any[] = []): any[] {
+  if (Array.isArray(arg)) {
+    arg.forEach((item) => flatten(item, flattened));
+  } else {
+    flattened.push(arg);
+  }
+  return flattened;
+}
+
+/** Tail of jsonata's `evaluate`: unwrap empty and singleton sequences. */
+export function normalizeResult(result: any, keepArray: boolean): any {
+  if (Array.isArray(result) && (result as Flagged)[SEQUENCE] === true) {
+    if (keepArray) (result as Flagged)[KEEP_SINGLETON] = true;
+    if (result.length === 0) return undefined;
+    if (result.length === 1) return (result as Flagged)[KEEP_SINGLETON] === true ? result : result[0];
+  }
+  return result;
+}

@@ -1,0 +1,220 @@
+/**
+ * jsonata's function-signature validation (`signature.js`), ported so built-in calls accept,
+ * coerce (singleton → array) and reject arguments exactly as jsonata does — including the
+ * surprising cases, e.g. `$substring(5, 1)` taking the context as its string.
+ */
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { isFunction, JsonataError } from './semantics.js';
+
+interface Param {
+  regex: string;
+  type: string;
+  array?: boolean;
+  context?: boolean;
+  contextRegex?: RegExp;
+  subtype?: string;
+}
+
+const ARRAY_SIGNATURE_MAPPING: Record<string, string> = {
+  a: 'arrays',
+  b: 'booleans',
+  f: 'functions',
+  n: 'numbers',
+  o: 'objects',
+  s: 'strings',
+};
+
+/** Validates (and coerces) call arguments; `context` is the value substituted for a `-` parameter. */
+export type SignatureValidator = (args: any[], context: any) => any[];
+
+/** The one-letter type symbol jsonata uses when matching a signature. */
+export function typeSymbol(value: any): string {
+  if (isFunction(value)) return 'f';
+  switch (typeof value) {
+    case 'string':
+      return 's';
+    case 'number':
+      return 'n';
+    case 'boolean':
+      return 'b';
+    case 'object':
+      if (value === null) return 'l';
+      if (Array.isArray(value)) return 'a';
+      return 'o';
+    default:
+      return 'm';
+  }
+}
+
+function findClosingBracket(str: string, start: number, openSymbol: string, closeSymbol: string): number {
+  let depth = 1;
+  let position = start;
+  while (position < str.length) {
+    position++;
+    const symbol = str.charAt(position);
+    if (symbol === closeSymbol) {
+      depth--;
+      if (depth === 0) break;
+    } else if (symbol === openSymbol) {
+      depth++;
+    }
+  }
+  return position;
+}
+
+/** Parses a signature such as `<s-nn?:s>` into a validator (jsonata's parseSignature). */
+export function parseSignature(signature: string): SignatureValidator {
+  let position = 1;
+  const params: Param[] = [];
+  let param = Object.create(null) as Param;
+  let prevParam = param;
+  const next = (): void => {
+    params.push(param);
+    prevParam = param;
+    param = Object.create(null) as Param;
+  };
+  while (position < signature.length) {
+    const symbol = signature.charAt(position);
+    if (symbol === ':') break;
+    switch (symbol) {
+      case 's':
+      case 'n':
+      case 'b':
+      case 'l':
+      case 'o':
+        param.regex = '[' + symbol + 'm]';
+        param.type = symbol;
+        next();
+        break;
+      case 'a':
+        param.regex = '[asnblfom]';
+        param.type = symbol;
+        param.array = true;
+        next();
+        break;
+      case 'f':
+        param.regex = 'f';
+        param.type = symbol;
+        next();
+        break;
+      case 'j':
+        param.regex = '[asnblom]';
+        param.type = symbol;
+        next();
+        break;
+      case 'x':
+        param.regex = '[asnblfom]';
+        param.type = symbol;
+        next();
+        break;
+      case '-':
+        prevParam.context = true;
+        prevParam.contextRegex = new RegExp(prevParam.regex);
+        prevParam.regex += '?';
+        break;
+      case '?':
+      case '+':
+        prevParam.regex += symbol;
+        break;
+      case '(': {
+        const endParen = findClosingBracket(signature, position, '(', ')');
+        const choice = signature.substring(position + 1, endParen);
+        if (choice.indexOf('<') !== -1) throw new Error(`unsupported signature ${signature}`);
+        param.regex = '[' + choice + 'm]';
+        param.type = '(' + choice + ')';
+        position = endParen;
+        next();
+        break;
+      }
+      case '<': {
+        if (prevParam.type !== 'a' && prevParam.type !== 'f') throw new Error(`unsupported signature ${signature}`);
+        const endPos = findClosingBracket(signature, position, '<', '>');
+        prevParam.subtype = signature.substring(position + 1, endPos);
+        position = endPos;
+        break;
+      }
+    }
+    position++;
+  }
+  const regex = new RegExp('^' + params.map((p) => '(' + p.regex + ')').join('') + '$');
+
+  const throwValidationError = (badArgs: any[], badSig: string): never => {
+    let partialPattern = '^';
+    let goodTo = 0;
+    for (let index = 0; index < params.length; index++) {
+      partialPattern += params[index].regex;
+      const match = badSig.match(partialPattern);
+      if (match === null) {
+        throw new JsonataError('T0410', { value: badArgs[goodTo], index: goodTo + 1 });
+      }
+      goodTo = match[0].length;
+    }
+    throw new JsonataError('T0410', { value: badArgs[goodTo], index: goodTo + 1 });
+  };
+
+  return (args, context) => {
+    let suppliedSig = '';
+    for (const arg of args) suppliedSig += typeSymbol(arg);
+    const isValid = regex.exec(suppliedSig);
+    if (!isValid) return throwValidationError(args, suppliedSig);
+    const validatedArgs: any[] = [];
+    let argIndex = 0;
+    params.forEach((p, index) => {
+      let arg = args[argIndex];
+      const match = isValid[index + 1];
+      if (match === '') {
+        if (p.context && p.contextRegex) {
+          const contextType = typeSymbol(context);
+          if (p.contextRegex.test(contextType)) {
+            validatedArgs.push(context);
+          } else {
+            throw new JsonataError('T0411', { value: context, index: argIndex + 1 });
+          }
+        } else {
+          validatedArgs.push(arg);
+          argIndex++;
+        }
+      } else {
+        match.split('').forEach((single) => {
+          arg = args[argIndex];
+          if (p.type === 'a') {
+            if (single === 'm') {
+              arg = undefined;
+            } else {
+              let arrayOK = true;
+              if (p.subtype !== undefined) {
+                if (single !== 'a' && match !== p.subtype) {
+                  arrayOK = false;
+                } else if (single === 'a') {
+                  if (arg.length > 0) {
+                    const itemType = typeSymbol(arg[0]);
+                    if (itemType !== p.subtype.charAt(0)) {
+                      arrayOK = false;
+                    } else {
+                      const differentItems = arg.filter((val: any) => typeSymbol(val) !== itemType);
+                      arrayOK = differentItems.length === 0;
+                    }
+                  }
+                }
+              }
+              if (!arrayOK) {
+                throw new JsonataError('T0412', {
+                  value: arg,
+                  index: argIndex + 1,
+                  type: ARRAY_SIGNATURE_MAPPING[p.subtype as string],
+                });
+              }
+              if (single !== 'a') arg = [arg];
+            }
+            validatedArgs.push(arg);
+            argIndex++;
+          } else {
+            validatedArgs.push(arg);
+            argIndex++;
+          }
+        });
+      }
+    });
+    return validatedArgs;
+  };
+}
