@@ -135,6 +135,15 @@ interface DeadLetterRow {
 
 type Db = pg.Pool | pg.PoolClient;
 
+/** Rows per settle statement: big enough to amortize the round trip, small enough for one packet train. */
+const MAX_SETTLE_BATCH = 500;
+
+interface PendingComplete {
+  ref: SettleRef;
+  resolve: (owned: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
 /** Queue on PostgreSQL tables in one schema; several processes may share it. */
 export class PostgresQueue implements Queue {
   readonly driver = 'postgres' as const;
@@ -143,6 +152,10 @@ export class PostgresQueue implements Queue {
   private readonly t: { deliveries: string; deadLetters: string; dedup: string; migrations: string; schema: string };
   private opened = false;
   private closed = false;
+  /** `complete` calls waiting for the next batched DELETE. */
+  private completeBatch: PendingComplete[] = [];
+  /** The running flush of `completeBatch`, if any. */
+  private completeFlush: Promise<void> | null = null;
 
   constructor(options: PostgresQueueOptions) {
     const schema = options.schema ?? 'extole_stream';
@@ -337,12 +350,62 @@ export class PostgresQueue implements Queue {
     });
   }
 
+  /**
+   * Delivered: delete the row. Calls that arrive while a DELETE is already on its way are
+   * group-committed: they wait for it, then go together in the next single
+   * `DELETE … USING unnest(ids, tokens)` (one round trip and one commit for all of them), so
+   * delivery with many requests in flight settles rows in batches without asking for it, while a
+   * lone call still goes at once. Each caller gets its own row's answer.
+   */
   async complete(item: SettleRef): Promise<boolean> {
     if (!isQueueId(item.id)) return this.run('complete', async () => false);
-    return this.run('complete', async (db) => {
-      const res = await db.query(`DELETE FROM ${this.t.deliveries} WHERE id = $1 AND lease_token = $2`, [item.id, item.leaseToken]);
-      return res.rowCount === 1;
+    this.check('complete');
+    return new Promise<boolean>((resolve, reject) => {
+      this.completeBatch.push({ ref: { id: item.id, leaseToken: item.leaseToken }, resolve, reject });
+      this.completeFlush ??= this.flushCompletes();
     });
+  }
+
+  /** Many rows at once: one statement, one commit (see `Queue.completeMany`). */
+  async completeMany(items: SettleRef[]): Promise<boolean[]> {
+    return this.run('completeMany', () => this.deleteLeased(items));
+  }
+
+  /** Sends the waiting completions, one batch at a time, until none are left. */
+  private async flushCompletes(): Promise<void> {
+    // Completions made in the same tick as the first join its batch.
+    await Promise.resolve();
+    while (this.completeBatch.length > 0) {
+      const batch = this.completeBatch.splice(0, MAX_SETTLE_BATCH);
+      try {
+        const owned = await this.deleteLeased(batch.map((b) => b.ref));
+        batch.forEach((b, i) => b.resolve(owned[i]!));
+      } catch (err) {
+        const error = unavailable('complete', err);
+        for (const b of batch) b.reject(error);
+      }
+    }
+    // Synchronous with the loop's last check: no completion can slip in between.
+    this.completeFlush = null;
+  }
+
+  /** DELETE the rows whose lease token still matches; true per item deleted by this call, in order. */
+  private async deleteLeased(items: SettleRef[]): Promise<boolean[]> {
+    const valid = items.filter((i) => isQueueId(i.id));
+    const deleted = new Set<string>();
+    for (let start = 0; start < valid.length; start += MAX_SETTLE_BATCH) {
+      const part = valid.slice(start, start + MAX_SETTLE_BATCH);
+      const res = await this.pool.query<{ id: string; lease_token: string }>(
+        `DELETE FROM ${this.t.deliveries} AS q
+         USING unnest($1::bigint[], $2::text[]) AS r(id, token)
+         WHERE q.id = r.id AND q.lease_token = r.token
+         RETURNING q.id, q.lease_token`,
+        [part.map((i) => i.id), part.map((i) => i.leaseToken)],
+      );
+      for (const row of res.rows) deleted.add(`${row.id} ${row.lease_token}`);
+    }
+    // A row named twice is owned by its first mention only.
+    return items.map((i) => isQueueId(i.id) && deleted.delete(`${i.id} ${i.leaseToken}`));
   }
 
   async retry(item: SettleRef, runAt: number, attempt: { at: number; status: number | null; error: string }): Promise<boolean> {
@@ -478,6 +541,8 @@ export class PostgresQueue implements Queue {
     if (this.closed) return;
     this.closed = true;
     try {
+      // Completions already accepted still reach the database.
+      await this.completeFlush;
       await this.pool.end();
     } catch (err) {
       throw unavailable('close', err);

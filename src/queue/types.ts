@@ -118,6 +118,13 @@ export interface Queue {
   claim(destination: string, limit: number, now: number, leaseMs: number): Promise<QueueItem[]>;
   /** Delivered: remove the row. False when the lease was lost (another worker owns it now). */
   complete(item: Pick<QueueItem, 'id' | 'leaseToken'>): Promise<boolean>;
+  /**
+   * Delivered, many rows at once: one statement and one commit for the whole list (the cost of a
+   * settle on a networked database is the round trip and the commit, not the row). Resolves to one
+   * boolean per item, in input order, with `complete`'s meaning; an item naming a row already
+   * completed earlier in the same list gets false. Optional: callers fall back to `complete`.
+   */
+  completeMany?(items: Pick<QueueItem, 'id' | 'leaseToken'>[]): Promise<boolean[]>;
   /** Count an attempt and schedule the next at `runAt`; releases the lease. */
   retry(
     item: Pick<QueueItem, 'id' | 'leaseToken'>,

@@ -204,6 +204,52 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
       expect(redo!.attempts).toBe(1); // the stale retry did not count
     });
 
+    it('completeMany settles a batch in one call, fenced per row, answers in input order', async () => {
+      expect(typeof q.completeMany).toBe('function'); // both drivers implement the optional method
+      const completeMany = q.completeMany!.bind(q);
+      expect(await completeMany([])).toEqual([]);
+      await q.enqueue('web', ['a', 'b', 'c', 'd', 'e'].map((id) => ev(id, ['d1', 'd2'])), opts(T0));
+      const stale = await q.claim('d1', 2, T0, LEASE); // a, b: their lease runs out and moves on
+      const retaken = await q.claim('d1', 2, T0 + LEASE, LEASE); // a, b again, new tokens
+      const rest = await q.claim('d1', 10, T0 + LEASE, LEASE); // c, d, e
+      expect(retaken.map(labelOf)).toEqual(['a', 'b']);
+      expect(rest.map(labelOf)).toEqual(['c', 'd', 'e']);
+      const [c, d, e] = rest;
+      const answers = await completeMany([
+        stale[0]!, // stale token: false
+        c!,
+        { id: 'not-an-id', leaseToken: c!.leaseToken }, // malformed: false
+        retaken[1]!,
+        c!, // named twice: only the first mention owns it
+        e!,
+        { id: '999999999', leaseToken: e!.leaseToken }, // unknown: false
+      ]);
+      expect(answers).toEqual([false, true, false, true, false, true, false]);
+      // d and retaken a are still leased; nothing else of d1 is left; d2 untouched.
+      expect(await q.stats(T0 + LEASE)).toEqual({
+        d1: { pending: 0, leased: 2, deadLetters: 0, oldestEnqueuedAt: T0 },
+        d2: { pending: 5, leased: 0, deadLetters: 0, oldestEnqueuedAt: T0 },
+      });
+      expect(await completeMany([d!, retaken[0]!, stale[1]!])).toEqual([true, true, false]);
+      expect(await completeMany([d!])).toEqual([false]); // settled once only
+      expect(await drainLater('d1')).toEqual([]);
+      expect(await drainLater('d2')).toHaveLength(5);
+    });
+
+    it('many concurrent completes each get their own row\'s answer', async () => {
+      await q.enqueue('web', Array.from({ length: 60 }, (_, i) => ev(`m${i}`)), opts(T0));
+      const stale = await q.claim('d1', 30, T0, LEASE); // m0..m29, lease lost below
+      const fresh = await q.claim('d1', 100, T0 + LEASE, LEASE); // all 60, new tokens
+      expect(fresh).toHaveLength(60);
+      // Fire everything at once (delivery settles this way): 30 stale, 60 fresh, 10 repeated.
+      const calls = [...stale, ...fresh, ...fresh.slice(50)];
+      const answers = await Promise.all(calls.map((item) => q.complete(item)));
+      expect(answers.slice(0, 30).every((a) => a === false)).toBe(true);
+      expect(answers.slice(30, 90).every((a) => a === true)).toBe(true);
+      expect(answers.slice(90).every((a) => a === false)).toBe(true);
+      expect(await q.stats(T0 + LEASE)).toEqual({});
+    });
+
     it('schedules retries, counts attempts and keeps the first attempt time', async () => {
       await q.enqueue('web', [ev('x')], opts(T0));
       const [c1] = await q.claim('d1', 1, T0, LEASE);
@@ -471,6 +517,8 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
       await other.close();
       await expect(other.enqueue('web', [ev('x')], opts(T0))).rejects.toMatchObject({ code: 'ES_QUEUE_UNAVAILABLE' });
       await expect(other.claim('d1', 1, T0, LEASE)).rejects.toMatchObject({ code: 'ES_QUEUE_UNAVAILABLE' });
+      await expect(other.complete({ id: '1', leaseToken: 'x' })).rejects.toMatchObject({ code: 'ES_QUEUE_UNAVAILABLE' });
+      await expect(other.completeMany!([{ id: '1', leaseToken: 'x' }])).rejects.toMatchObject({ code: 'ES_QUEUE_UNAVAILABLE' });
       // The store itself is fine: nothing was written by the failed call.
       expect(await q.claim('d1', 1, T0, LEASE)).toEqual([]);
     });

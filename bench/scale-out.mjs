@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+/**
+ * Scale-out benchmark (docs/scale-out.md).
+ *
+ *   node bench/scale-out.mjs [queue|serve|all]      (default all; run `npm run build` first)
+ *
+ * queue: the queue drivers alone — enqueue in requests of 100 events, then claim 100 at a time
+ *        and settle them (one `complete` per row in turn, concurrent `complete`s the way delivery
+ *        issues them, and one `completeMany` per claimed batch).
+ * serve: events/s end to end (HTTP ingest → queue → delivery to a local Extole stand-in) through
+ *        one and through two `serve` processes on PostgreSQL, and one on SQLite for reference.
+ *
+ * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), BENCH_ROWS
+ * (queue rows, default 5000), BENCH_EVENTS (serve events, default 20000), EXTOLE_STREAM_DIST
+ * (built output, default ./dist). Each run uses a fresh schema and drops it afterwards.
+ * Speed is measured here, never asserted in tests.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import pg from 'pg';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const DIST = path.resolve(REPO, process.env.EXTOLE_STREAM_DIST ?? 'dist');
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const ROWS = Number(process.env.BENCH_ROWS ?? 5000);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 20000);
+const RUN = `es_bench_${process.pid}_${randomBytes(3).toString('hex')}`;
+let schemaCounter = 0;
+const nextSchema = () => `${RUN}_${++schemaCounter}`;
+
+const mode = process.argv[2] ?? 'all';
+if (!['queue', 'serve', 'all'].includes(mode)) {
+  console.error('usage: node bench/scale-out.mjs [queue|serve|all]');
+  process.exit(2);
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GB RAM, Node ${process.version}, ${os.platform()} ${os.release()}`;
+}
+
+async function pgVersion() {
+  const c = new pg.Client({ connectionString: DATABASE_URL });
+  await c.connect();
+  try {
+    return (await c.query('SHOW server_version')).rows[0].server_version;
+  } finally {
+    await c.end();
+  }
+}
+
+async function dropSchema(schema) {
+  const c = new pg.Client({ connectionString: DATABASE_URL });
+  await c.connect();
+  try {
+    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await c.end();
+  }
+}
+
+const rate = (n, ms) => Math.round((n / ms) * 1000);
+const fmt = (n) => n.toLocaleString('en-US');
+
+// ------------------------------------------------------------------------------------ queue
+
+function ingestBatch(start, n) {
+  const events = [];
+  for (let i = start; i < start + n; i++) {
+    const event = JSON.stringify({ event_type: 'Order Completed', user_id: `u${i}@example.com`, insert_id: `q-${i}`, event_properties: { revenue: i } });
+    events.push({
+      insertId: `q-${i}`,
+      event,
+      deliveries: [{ destination: 'd1', path: '/v6/async-events', body: JSON.stringify({ event_name: 'order_completed', data: { email: `u${i}@example.com`, revenue: i } }) }],
+    });
+  }
+  return events;
+}
+
+/** Enqueue ROWS rows, then drain them with `settle(queue, items)`; rows/s of each phase. */
+async function queueRun(makeQueue, settle) {
+  const { queue, cleanup } = await makeQueue();
+  try {
+    const now = Date.now();
+    let t = performance.now();
+    for (let i = 0; i < ROWS; i += 100) await queue.enqueue('web', ingestBatch(i, Math.min(100, ROWS - i)), { now, dedupWindowMs: 7 * 86_400_000 });
+    const enqueueMs = performance.now() - t;
+    t = performance.now();
+    let done = 0;
+    for (;;) {
+      const items = await queue.claim('d1', 100, now, 30_000);
+      if (items.length === 0) break;
+      const settled = await settle(queue, items);
+      if (settled !== items.length) throw new Error(`settled ${settled} of ${items.length}`);
+      done += items.length;
+    }
+    const drainMs = performance.now() - t;
+    if (done !== ROWS) throw new Error(`drained ${done} of ${ROWS}`);
+    return { enqueue: rate(ROWS, enqueueMs), drain: rate(ROWS, drainMs) };
+  } finally {
+    await cleanup();
+  }
+}
+
+const SETTLE = {
+  'complete, one by one': async (q, items) => {
+    let n = 0;
+    for (const item of items) if (await q.complete(item)) n++;
+    return n;
+  },
+  'complete, concurrent': async (q, items) => (await Promise.all(items.map((i) => q.complete(i)))).filter(Boolean).length,
+  completeMany: async (q, items) => (await q.completeMany(items)).filter(Boolean).length,
+};
+
+async function benchQueue() {
+  const { PostgresQueue } = await import(pathToFileURL(path.join(DIST, 'queue/postgres.js')).href);
+  const { SqliteQueue } = await import(pathToFileURL(path.join(DIST, 'queue/sqlite.js')).href);
+  const drivers = {
+    postgres: async () => {
+      const schema = nextSchema();
+      const queue = new PostgresQueue({ url: DATABASE_URL, schema, poolSize: 10 });
+      await queue.open();
+      return { queue, cleanup: async () => (await queue.close(), await dropSchema(schema)) };
+    },
+    sqlite: async () => {
+      const dir = mkdtempSync(path.join(os.tmpdir(), 'es-bench-'));
+      const queue = new SqliteQueue({ path: path.join(dir, 'queue.db') });
+      await queue.open();
+      return { queue, cleanup: async () => (await queue.close(), rmSync(dir, { recursive: true, force: true })) };
+    },
+  };
+  const results = [];
+  for (const [driver, make] of Object.entries(drivers)) {
+    for (const [name, settle] of Object.entries(SETTLE)) {
+      if (name === 'completeMany') {
+        const probe = await make();
+        const has = typeof probe.queue.completeMany === 'function';
+        await probe.cleanup();
+        if (!has) continue;
+      }
+      const r = await queueRun(make, settle);
+      results.push({ driver, settle: name, ...r });
+    }
+  }
+  console.log(`\n## Queue drivers alone (${fmt(ROWS)} rows; enqueue in requests of 100; claim 100, then settle)\n`);
+  const base = results.find((r) => r.driver === 'postgres' && r.settle === 'complete, one by one');
+  console.log('| driver | settle | claim+settle rows/s | vs postgres one by one | enqueue rows/s |');
+  console.log('|---|---|---:|---:|---:|');
+  for (const r of results) {
+    console.log(`| ${r.driver} | ${r.settle} | ${fmt(r.drain)} | ${base ? (r.drain / base.drain).toFixed(1) + '×' : ''} | ${fmt(r.enqueue)} |`);
+  }
+  return results;
+}
+
+// ------------------------------------------------------------------------------------ serve
+// (see benchServe below)
+
+async function main() {
+  console.log(`# extole-stream scale-out bench — ${new Date().toISOString()}`);
+  console.log(`machine: ${machine()}; PostgreSQL ${await pgVersion()} on the same machine`);
+  if (mode === 'queue' || mode === 'all') await benchQueue();
+  if (mode === 'serve' || mode === 'all') await benchServe();
+}
+
+async function benchServe() {}
+
+await main();
