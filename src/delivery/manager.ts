@@ -385,7 +385,10 @@ class DestinationWorker {
       }
       const limit = this.tokenAlarmSince !== null ? 1 : this.concurrency.limit;
       let capacity = limit - this.inFlight.size;
-      if (capacity <= 0) {
+      // Claim in batches: one claim per freed slot would cost one queue transaction per event.
+      // While requests are in flight, wait until a quarter of the limit is free.
+      const batch = this.inFlight.size === 0 ? 1 : Math.max(1, Math.ceil(limit / 4));
+      if (capacity < batch) {
         await this.waitForSettle();
         continue;
       }
