@@ -74,6 +74,44 @@ export function matchesTypes(value: unknown, types: readonly JsonTypeName[]): bo
   return false;
 }
 
+/** How one incoming field is taken: the normalized field it becomes and its type check. */
+export interface IngestFieldRule {
+  /** Normalized (schema) field name. */
+  readonly target: string;
+  /** True for an Export name renamed to `target` (the HTTP V2 name wins when both are sent). */
+  readonly renamed: boolean;
+  /** The schema's type check for the value. */
+  readonly accepts: (value: unknown) => boolean;
+}
+
+function typeCheck(types: readonly JsonTypeName[]): (value: unknown) => boolean {
+  // The common single types get a direct test (this runs for every field of every event).
+  if (types.length === 1) {
+    switch (types[0]) {
+      case 'string':
+        return (value) => typeof value === 'string';
+      case 'object':
+        return (value) => typeof value === 'object' && value !== null && !Array.isArray(value);
+      case 'integer':
+        return Number.isSafeInteger;
+      default:
+        break;
+    }
+  }
+  return (value) => matchesTypes(value, types);
+}
+
+/**
+ * Incoming field name (schema names and Export renames) → how it is taken. A Map, so hostile
+ * keys (`__proto__`, `constructor`) find nothing.
+ */
+export const INGEST_FIELDS: ReadonlyMap<string, IngestFieldRule> = new Map([
+  ...[...EVENT_FIELD_TYPES].map(([name, types]) => [name, { target: name, renamed: false, accepts: typeCheck(types) }] as const),
+  ...[...EXPORT_RENAMES].map(
+    ([from, to]) => [from, { target: to, renamed: true, accepts: typeCheck(EVENT_FIELD_TYPES.get(to) ?? []) }] as const,
+  ),
+]);
+
 // "2024-11-27 09:33:20.123456": Export's format. A `T` separator, fewer fraction digits and a
 // trailing `Z` are accepted too (hand-written webhook samples use them).
 const EXPORT_TIME_PATTERN = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?Z?$/;

@@ -3,13 +3,7 @@
  * `schemas/amplitude-event.schema.json` describes, whatever shape the event came in.
  */
 import type { AmplitudeEvent } from '../generated/amplitude-event.js';
-import {
-  EVENT_FIELD_TYPES,
-  EXPORT_EVENT_TIME,
-  EXPORT_RENAMES,
-  matchesTypes,
-  parseExportEventTime,
-} from './fields.js';
+import { EXPORT_EVENT_TIME, INGEST_FIELDS, parseExportEventTime } from './fields.js';
 
 export interface NormalizeOptions {
   /** Time (ms since the epoch) given to an event without one; default `Date.now()`. */
@@ -38,19 +32,12 @@ export function normalizeEvent(raw: Record<string, unknown>, opts: NormalizeOpti
   // so a plain object literal is safe.
   const event: Record<string, unknown> = {};
   for (const key in raw) {
-    if (!Object.hasOwn(raw, key)) continue;
+    const rule = INGEST_FIELDS.get(key);
+    if (rule === undefined || !Object.hasOwn(raw, key)) continue; // event_time is handled below
     const value = raw[key];
-    let target = key;
-    let types = EVENT_FIELD_TYPES.get(key);
-    if (types === undefined) {
-      const renamed = EXPORT_RENAMES.get(key);
-      if (renamed === undefined) continue; // event_time is handled below; others are dropped
-      if (Object.hasOwn(raw, renamed) && raw[renamed] !== undefined) continue;
-      target = renamed;
-      types = EVENT_FIELD_TYPES.get(renamed)!;
-    }
-    if (value === undefined || !matchesTypes(value, types)) continue;
-    event[target] = value;
+    if (value === undefined || !rule.accepts(value)) continue;
+    if (rule.renamed && Object.hasOwn(raw, rule.target) && raw[rule.target] !== undefined) continue;
+    event[rule.target] = value;
   }
   if (event.time === undefined) {
     const exportTime = Object.hasOwn(raw, EXPORT_EVENT_TIME) ? parseExportEventTime(raw[EXPORT_EVENT_TIME]) : undefined;

@@ -2,13 +2,7 @@
  * Per-event checks of Amplitude's HTTP V2 API, so ingest can answer 400 exactly as Amplitude
  * does (`events_with_missing_fields`, `events_with_invalid_fields`).
  */
-import {
-  EVENT_FIELD_TYPES,
-  EXPORT_EVENT_TIME,
-  EXPORT_RENAMES,
-  matchesTypes,
-  parseExportEventTime,
-} from './fields.js';
+import { EXPORT_EVENT_TIME, INGEST_FIELDS, parseExportEventTime } from './fields.js';
 
 export interface ValidateOptions {
   /** Amplitude's `options.min_id_length`: shortest accepted user_id / device_id. Default 5. */
@@ -69,15 +63,10 @@ export function validateIngestEvent(raw: unknown, opts: ValidateOptions = {}): I
       if (parseExportEventTime(value) === undefined) invalid.push(key);
       continue;
     }
-    const types = EVENT_FIELD_TYPES.get(key) ?? typesOfRenamed(key);
-    if (types !== undefined && !matchesTypes(value, types)) invalid.push(key);
+    const rule = INGEST_FIELDS.get(key);
+    if (rule !== undefined && !rule.accepts(value)) invalid.push(key);
   }
   return { missing, invalid };
-}
-
-function typesOfRenamed(key: string) {
-  const target = EXPORT_RENAMES.get(key);
-  return target === undefined ? undefined : EVENT_FIELD_TYPES.get(target);
 }
 
 function own(obj: Record<string, unknown>, key: string): unknown {
