@@ -5,6 +5,7 @@
  *
  * Table layout, migrations and semantics are described in docs/queue.md.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { ConfigError, QueueUnavailableError } from '../errors.js';
 import type {
@@ -25,8 +26,14 @@ export interface PostgresQueueOptions {
   url: string;
   /** Schema that holds the queue tables; created when missing. Default `extole_stream`. */
   schema?: string;
-  /** Connections in the pool. Default 10. */
+  /** Connections in the pool. Default 10. (`onEnqueued` listeners use one more, outside it.) */
   poolSize?: number;
+  /**
+   * At most one enqueue notice per destination per this many ms from this process (NOTIFY takes
+   * a database-wide lock at commit; the enqueuing server wakes its own workers anyway, so notices
+   * only spread the work to idle peers). Default 100 ms; 0 = a notice after every enqueue.
+   */
+  notifyIntervalMs?: number;
   /** How long to wait for a free or new connection before failing with QueueUnavailableError. Default 10 s. */
   connectTimeoutMs?: number;
 }
@@ -156,6 +163,16 @@ export class PostgresQueue implements Queue {
   private completeBatch: PendingComplete[] = [];
   /** The running flush of `completeBatch`, if any. */
   private completeFlush: Promise<void> | null = null;
+  /** NOTIFY channel of this schema (LISTEN/NOTIFY channels are database-wide). */
+  private readonly channel: string;
+  private readonly notifyIntervalMs: number;
+  /** Last notice sent per destination (epoch ms, wall clock). */
+  private readonly lastNotice = new Map<string, number>();
+  private readonly enqueueListeners = new Set<(destination: string) => void>();
+  /** The dedicated LISTEN connection, while listeners exist. */
+  private listener: { client: pg.Client; ready: Promise<void> } | undefined;
+  private listenRetry: NodeJS.Timeout | undefined;
+  private readonly url: string;
 
   constructor(options: PostgresQueueOptions) {
     const schema = options.schema ?? 'extole_stream';
@@ -171,6 +188,11 @@ export class PostgresQueue implements Queue {
       dedup: `${s}.dedup`,
       migrations: `${s}.schema_migrations`,
     };
+    this.url = options.url;
+    // Channel names are identifiers (at most 63 bytes): long schema names go by a digest.
+    const plain = `extole_stream_${schema}`;
+    this.channel = plain.length <= 63 ? plain : `extole_stream_${createHash('sha256').update(schema).digest('hex').slice(0, 32)}`;
+    this.notifyIntervalMs = Math.max(0, options.notifyIntervalMs ?? 100);
     this.pool = new pg.Pool({
       connectionString: options.url,
       max: options.poolSize ?? 10,
@@ -268,8 +290,16 @@ export class PostgresQueue implements Queue {
     }
     // Sorted keys: concurrent requests lock dedup rows in the same order (no deadlocks).
     const keys = [...firstSeen].sort();
+    const cols: { destination: string[]; insertId: (string | null)[]; path: string[]; body: string[]; event: string[] } = {
+      destination: [],
+      insertId: [],
+      path: [],
+      body: [],
+      event: [],
+    };
     try {
-      return await this.transaction(async (c) => {
+      const result = await this.transaction(async (c) => {
+        for (const column of Object.values(cols)) column.length = 0; // a retried transaction starts over
         let fresh: Set<string> | undefined;
         if (keys.length > 0) {
           // Inserted (new) or refreshed (last seen before the window) rows come back; a key
@@ -285,13 +315,6 @@ export class PostgresQueue implements Queue {
           fresh = new Set(res.rows.map((r) => r.insert_id));
         }
         const result: EnqueueResult = { accepted: 0, duplicates, deliveries: 0 };
-        const cols: { destination: string[]; insertId: (string | null)[]; path: string[]; body: string[]; event: string[] } = {
-          destination: [],
-          insertId: [],
-          path: [],
-          body: [],
-          event: [],
-        };
         for (const event of candidates) {
           if (event.insertId !== null && window > 0 && !fresh!.has(event.insertId)) {
             result.duplicates++;
@@ -320,9 +343,89 @@ export class PostgresQueue implements Queue {
         }
         return result;
       });
+      if (result.deliveries > 0) this.notifyEnqueued(cols.destination);
+      return result;
     } catch (err) {
       throw unavailable('enqueue', err);
     }
+  }
+
+  /**
+   * Tells the other servers (their `onEnqueued` listeners) which destinations got rows. After the
+   * commit, outside the ingest transaction and not awaited: the sender's 200 never waits for it,
+   * and a lost notice only means the peers find the rows at their next poll.
+   */
+  private notifyEnqueued(destinations: readonly string[]): void {
+    const now = Date.now();
+    const due: string[] = [];
+    for (const d of new Set(destinations)) {
+      const last = this.lastNotice.get(d);
+      if (last !== undefined && now - last < this.notifyIntervalMs) continue;
+      this.lastNotice.set(d, now);
+      due.push(d);
+    }
+    if (due.length === 0 || this.closed) return;
+    // NOTIFY payloads are limited to 8000 bytes; destination names are short kebab-case.
+    this.pool.query('SELECT pg_notify($1, d) FROM unnest($2::text[]) AS d', [this.channel, due]).catch(() => {
+      for (const d of due) this.lastNotice.delete(d); // try again with the next enqueue
+    });
+  }
+
+  /**
+   * Subscribes to enqueue notices from every process on this schema (LISTEN on a dedicated
+   * connection, opened with the first listener and reconnected after a failure).
+   */
+  onEnqueued(listener: (destination: string) => void): () => void {
+    this.enqueueListeners.add(listener);
+    if (!this.closed) this.listen();
+    return () => {
+      this.enqueueListeners.delete(listener);
+      if (this.enqueueListeners.size === 0) this.unlisten();
+    };
+  }
+
+  /** Resolves once the LISTEN connection is up (tests; the server need not wait). */
+  async listening(): Promise<void> {
+    await this.listener?.ready;
+  }
+
+  private listen(): void {
+    if (this.listener || this.closed) return;
+    const client = new pg.Client({ connectionString: this.url, application_name: 'extole-stream listen' });
+    const retry = (): void => {
+      if (this.listener?.client !== client) return;
+      this.listener = undefined;
+      client.end().catch(() => {});
+      if (this.closed || this.enqueueListeners.size === 0) return;
+      // A broken connection: listen again soon. Meanwhile idle polls keep delivery going.
+      this.listenRetry = setTimeout(() => this.listen(), 1000);
+      this.listenRetry.unref();
+    };
+    client.on('error', retry);
+    client.on('end', retry);
+    client.on('notification', (msg) => {
+      if (msg.channel !== this.channel || msg.payload === undefined) return;
+      for (const fn of [...this.enqueueListeners]) {
+        try {
+          fn(msg.payload);
+        } catch {
+          // A listener's failure is its own; the others still hear about the rows.
+        }
+      }
+    });
+    const ready = (async () => {
+      await client.connect();
+      await client.query(`LISTEN "${this.channel}"`);
+    })();
+    ready.catch(retry);
+    this.listener = { client, ready: ready.catch(() => {}) };
+  }
+
+  private unlisten(): void {
+    clearTimeout(this.listenRetry);
+    const current = this.listener;
+    this.listener = undefined;
+    if (current) void current.ready.then(() => current.client.end()).catch(() => {});
   }
 
   async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<QueueItem[]> {
@@ -540,6 +643,8 @@ export class PostgresQueue implements Queue {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.enqueueListeners.clear();
+    this.unlisten();
     try {
       // Completions already accepted still reach the database.
       await this.completeFlush;

@@ -135,6 +135,14 @@ export interface Queue {
   release(items: Pick<QueueItem, 'id' | 'leaseToken'>[], runAt?: number): Promise<void>;
   /** Move the row to the dead letters, atomically. */
   deadLetter(item: Pick<QueueItem, 'id' | 'leaseToken'>, dead: DeadLetterInput): Promise<boolean>;
+  /**
+   * Calls `listener(destination)` soon after another process sharing the store (or this one)
+   * committed new rows for `destination`, so an idle worker can claim at once instead of at its
+   * next poll. Best effort: a lost notice only delays the rows until that poll. Returns a function
+   * that removes the listener. Optional: only stores shared by several servers implement it
+   * (postgres: LISTEN/NOTIFY).
+   */
+  onEnqueued?(listener: (destination: string) => void): () => void;
   /** Per destination (every destination with queued rows or dead letters). */
   stats(now: number): Promise<Record<string, DestinationQueueStats>>;
   listDeadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;

@@ -97,6 +97,71 @@ if (!unreachable) {
       }
     });
 
+    it('tells listeners on other servers which destinations got rows (LISTEN/NOTIFY)', async () => {
+      const schema = nextSchema();
+      schemas.push(schema);
+      const sender = new PostgresQueue({ url: URL, schema, poolSize: 2, notifyIntervalMs: 0 });
+      const peer = new PostgresQueue({ url: URL, schema, poolSize: 2 });
+      const other = new PostgresQueue({ url: URL, schema: nextSchema(), poolSize: 1 }); // another schema hears nothing
+      schemas.push(other.schema);
+      await Promise.all([sender.open(), peer.open(), other.open()]);
+      try {
+        const heard: string[] = [];
+        const removedHeard: string[] = [];
+        const otherHeard: string[] = [];
+        let arrived: () => void = () => {};
+        peer.onEnqueued(() => {
+          throw new Error('a failing listener does not stop the others');
+        });
+        const removed = peer.onEnqueued((d) => removedHeard.push(d));
+        peer.onEnqueued((d) => {
+          heard.push(d);
+          if (heard.length >= 2) arrived();
+        });
+        removed();
+        other.onEnqueued((d) => otherHeard.push(d));
+        await Promise.all([peer.listening(), other.listening()]);
+        const both = new Promise<void>((resolve) => (arrived = resolve));
+        await sender.enqueue(
+          'web',
+          [
+            { insertId: 'n1', event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }, { destination: 'd2', path: '/p', body: '{}' }] },
+            { insertId: 'n2', event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] },
+          ],
+          { now: 1, dedupWindowMs: 10 },
+        );
+        await both;
+        expect(heard.sort()).toEqual(['d1', 'd2']);
+        // Listeners run together on each notice: the removed one would have heard it by now.
+        expect(removedHeard).toEqual([]);
+        // A request that enqueues nothing (all duplicates) sends no notice; the next one does.
+        await sender.enqueue('web', [{ insertId: 'n1', event: '{}', deliveries: [{ destination: 'd3', path: '/p', body: '{}' }] }], {
+          now: 2,
+          dedupWindowMs: 10,
+        });
+        const third = new Promise<void>((resolve) => (arrived = resolve));
+        await sender.enqueue('web', [{ insertId: 'n3', event: '{}', deliveries: [{ destination: 'd4', path: '/p', body: '{}' }] }], {
+          now: 3,
+          dedupWindowMs: 10,
+        });
+        await third;
+        expect(heard.sort()).toEqual(['d1', 'd2', 'd4']);
+        // The other schema's listener shares the database but not the channel: notices arrive in
+        // commit order, so a leak of the earlier ones would be in otherHeard before 'mine'.
+        const otherSender = await opened(other.schema, 1);
+        const otherArrived = new Promise<void>((resolve) => other.onEnqueued(() => resolve()));
+        await otherSender.enqueue('web', [{ insertId: null, event: '{}', deliveries: [{ destination: 'mine', path: '/p', body: '{}' }] }], {
+          now: 1,
+          dedupWindowMs: 0,
+        });
+        await otherArrived;
+        await otherSender.close();
+        expect(otherHeard).toEqual(['mine']);
+      } finally {
+        await Promise.all([sender.close(), peer.close(), other.close()]);
+      }
+    });
+
     it('returns ids as strings and times as numbers, beyond 32 bits', async () => {
       const schema = nextSchema();
       schemas.push(schema);
