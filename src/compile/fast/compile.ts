@@ -124,7 +124,7 @@ export function compileNode(node: unknown, opts: { step?: boolean } = {}): Evalu
 }
 
 /** Node kinds whose core never yields a jsonata sequence (so the unwrapping step is a no-op). */
-const NEVER_SEQUENCE = new Set(['string', 'number', 'value', 'binary', 'unary-', 'unary{', 'unary[', 'function']);
+const NEVER_SEQUENCE = new Set(['string', 'number', 'value', 'binary', 'unary-', 'unary{', 'unary[']);
 
 function nodeKind(node: Node): string {
   return node.type === 'unary' ? `unary${String(node.value)}` : String(node.type);
@@ -659,7 +659,7 @@ function compileFunction(node: Node): Evaluator {
   const builtin = BUILTINS.get(name);
   if (builtin === undefined) throw new Unsupported(`function $${name}`);
   const argNodes = asArray(node.arguments);
-  if ((name === 'replace' || name === 'contains') && argNodes.some((arg) => !isNode(arg) || arg.type === 'regex')) {
+  if ((name === 'replace' || name === 'contains' || name === 'split') && argNodes.some((arg) => !isNode(arg) || arg.type === 'regex')) {
     throw new Unsupported(`$${name} with a regular expression`);
   }
   const args = argNodes.map((arg) => compileNode(arg));

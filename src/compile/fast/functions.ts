@@ -1,10 +1,22 @@
 /**
  * The built-in functions the fast path supports, ported from jsonata's `functions.js` with the
- * same signatures. Only string patterns are supported for `$replace` / `$contains`; a regex
- * argument is rejected at compile time (the expression then falls back to jsonata).
+ * same signatures. Only string patterns are supported for `$replace`, `$contains` and `$split`; a
+ * regex argument is rejected at compile time (the expression then falls back to jsonata).
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { isFunction, isNumeric, JsonataError, keysOf, toBoolean, toJsonataString } from './semantics.js';
+import {
+  append,
+  emptySequence,
+  isDeepEqual,
+  isFunction,
+  isNumeric,
+  isSequence,
+  JsonataError,
+  keysOf,
+  lookup,
+  toBoolean,
+  toJsonataString,
+} from './semantics.js';
 import { parseSignature, type SignatureValidator } from './signature.js';
 
 /** A supported built-in: jsonata's signature and a synchronous implementation. */
@@ -108,6 +120,133 @@ function merge(arg: any): unknown {
   return result;
 }
 
+function substringBefore(str: any, chars: any): string | undefined {
+  if (str === undefined) return undefined;
+  const pos = str.indexOf(chars);
+  return pos > -1 ? str.substr(0, pos) : str;
+}
+
+function substringAfter(str: any, chars: any): string | undefined {
+  if (str === undefined) return undefined;
+  const pos = str.indexOf(chars);
+  return pos > -1 ? str.substr(pos + chars.length) : str;
+}
+
+function pad(str: any, width: any, char: any): string | undefined {
+  if (str === undefined) return undefined;
+  if (char === undefined || char.length === 0) char = ' ';
+  let result: string;
+  width = Math.trunc(width);
+  const padLength = Math.abs(width) - stringToArray(str).length;
+  if (padLength > 0) {
+    let padding = new Array(padLength + 1).join(char);
+    if (char.length > 1) padding = substring(padding, 0, padLength) as string;
+    result = width > 0 ? str + padding : padding + str;
+  } else {
+    result = str;
+  }
+  return result;
+}
+
+function split(str: any, separator: any, limit: any): string[] | undefined {
+  if (str === undefined) return undefined;
+  if (limit < 0) throw new JsonataError('D3020', { value: limit, index: 3 });
+  let result: string[] = [];
+  if (limit === undefined || limit > 0) {
+    if (typeof separator !== 'string') throw new TypeError('matcher is not a function');
+    result = str.split(separator, limit);
+  }
+  return result;
+}
+
+function sum(args: any): number | undefined {
+  if (args === undefined) return undefined;
+  let total = 0;
+  args.forEach((num: number) => {
+    total += num;
+  });
+  return total;
+}
+
+function average(args: any): number | undefined {
+  if (args === undefined || args.length === 0) return undefined;
+  let total = 0;
+  args.forEach((num: number) => {
+    total += num;
+  });
+  return total / args.length;
+}
+
+function round(arg: any, precision: any): number | undefined {
+  if (arg === undefined) return undefined;
+  let value: string[];
+  if (precision) {
+    value = arg.toString().split('e');
+    arg = +(value[0] + 'e' + (value[1] ? +value[1] + precision : precision));
+  }
+  let result = Math.round(arg);
+  const diff = result - arg;
+  if (Math.abs(diff) === 0.5 && Math.abs(result % 2) === 1) result = result - 1;
+  if (precision) {
+    value = result.toString().split('e');
+    result = +(value[0] + 'e' + (value[1] ? +value[1] - precision : -precision));
+  }
+  if (Object.is(result, -0)) result = 0;
+  return result;
+}
+
+function keys(arg: any): any {
+  let result: any = emptySequence();
+  if (Array.isArray(arg)) {
+    const merged = Object.create(null) as Record<string, boolean>;
+    for (let ii = 0; ii < arg.length; ii++) {
+      for (const key of keys(arg[ii])) merged[key] = true;
+    }
+    result = keys(merged);
+  } else if (arg !== null && typeof arg === 'object' && !isFunction(arg)) {
+    for (const key of keysOf(arg)) result.push(key);
+  }
+  return result;
+}
+
+function reverse(arr: any): any {
+  if (arr === undefined) return undefined;
+  if (arr.length <= 1) return arr;
+  const length = arr.length;
+  const result = new Array(length);
+  for (let i = 0; i < length; i++) result[length - i - 1] = arr[i];
+  return result;
+}
+
+function typeOf(value: any): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === null) return 'null';
+  if (isNumeric(value)) return 'number';
+  if (typeof value === 'string') return 'string';
+  if (typeof value === 'boolean') return 'boolean';
+  if (Array.isArray(value)) return 'array';
+  if (isFunction(value)) return 'function';
+  return 'object';
+}
+
+function distinct(arr: any): any {
+  if (arr === undefined) return undefined;
+  if (!Array.isArray(arr) || arr.length <= 1) return arr;
+  const results: any[] = isSequence(arr) ? emptySequence() : [];
+  for (let ii = 0; ii < arr.length; ii++) {
+    const value = arr[ii];
+    let includes = false;
+    for (let jj = 0; jj < results.length; jj++) {
+      if (isDeepEqual(value, results[jj])) {
+        includes = true;
+        break;
+      }
+    }
+    if (!includes) results.push(value);
+  }
+  return results;
+}
+
 function define(signature: string, implementation: (...args: any[]) => unknown): BuiltinFunction {
   return { validate: parseSignature(signature), implementation };
 }
@@ -129,6 +268,24 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['exists', define('<x:b>', (arg: any) => arg !== undefined)],
   ['count', define('<a:n>', (args: any) => (args === undefined ? 0 : args.length))],
   ['merge', define('<a<o>:o>', merge)],
+  ['substringBefore', define('<s-s:s>', substringBefore)],
+  ['substringAfter', define('<s-s:s>', substringAfter)],
+  ['pad', define('<s-ns?:s>', pad)],
+  ['split', define('<s-(sf)n?:a<s>>', split)],
+  ['sum', define('<a<n>:n>', sum)],
+  ['max', define('<a<n>:n>', (args: any) => (args === undefined || args.length === 0 ? undefined : Math.max(...args)))],
+  ['min', define('<a<n>:n>', (args: any) => (args === undefined || args.length === 0 ? undefined : Math.min(...args)))],
+  ['average', define('<a<n>:n>', average)],
+  ['abs', define('<n-:n>', (arg: any) => (arg === undefined ? undefined : Math.abs(arg)))],
+  ['floor', define('<n-:n>', (arg: any) => (arg === undefined ? undefined : Math.floor(arg)))],
+  ['ceil', define('<n-:n>', (arg: any) => (arg === undefined ? undefined : Math.ceil(arg)))],
+  ['round', define('<n-n?:n>', round)],
+  ['keys', define('<x-:a<s>>', keys)],
+  ['lookup', define('<x-s:x>', (input: any, key: any) => lookup(input, key))],
+  ['append', define('<xx:a>', append)],
+  ['reverse', define('<a:a>', reverse)],
+  ['type', define('<x:s>', typeOf)],
+  ['distinct', define('<x:x>', distinct)],
 ]);
 
 /**

@@ -91,6 +91,7 @@ const MESSAGES: Record<string, string> = {
   D3001: 'Attempting to invoke string function on Infinity or NaN',
   D3010: 'Second argument of replace function cannot be an empty string',
   D3011: 'Fourth argument of replace function must evaluate to a positive number',
+  D3020: 'Third argument of split function must evaluate to a positive number',
   D3030: 'Unable to cast value to a number: {{value}}',
 };
 

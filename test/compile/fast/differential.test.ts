@@ -1,0 +1,302 @@
+/**
+ * Differential tests: for generated Amplitude-like events, every expression compiled by the fast
+ * path must give what `await jsonata(expr).evaluate(event)` gives — the same value, or an error
+ * with the same code.
+ */
+import fc from 'fast-check';
+import jsonata from 'jsonata';
+import { describe, expect, it } from 'vitest';
+import { compileToJs, type CompiledJs } from '../../../src/compile/fast/index.js';
+import { clone, type Outcome, outcomeOf, outcomeOfAsync } from './helpers.js';
+
+/** Realistic mapping expressions (and a few sharp edges) that the fast path must compile. */
+const EXPRESSIONS = [
+  // paths
+  'event_type',
+  'user_id',
+  'user_properties.unique_id',
+  'user_properties.plan',
+  'event_properties.revenue',
+  'event_properties.items',
+  'event_properties.items.sku',
+  'event_properties.items.price',
+  'event_properties.items[].sku',
+  'event_properties.items.tags',
+  'event_properties.meta.source.name',
+  'groups.company',
+  '$.event_properties.currency',
+  '$$.user_properties.plan',
+  'event_properties.*',
+  'event_properties.**.name',
+  'missing.field.path',
+  // string functions
+  '$lowercase($replace(event_type, " ", "_"))',
+  '$uppercase(event_type)',
+  '$trim(event_type)',
+  '$replace(event_type, "e", "E")',
+  '$replace(event_type, " ", "_", 1)',
+  '$substring(event_type, 0, 5)',
+  '$substring(event_type, -3)',
+  '$contains(event_type, "Order")',
+  '$length(event_type)',
+  '$join(event_properties.items.sku, ",")',
+  '$join(event_properties.tags, "|")',
+  '$substringBefore(user_id, "@")',
+  '$substringAfter(user_id, "@")',
+  '$split(event_type, " ")',
+  '$pad($string(event_properties.qty), 6, "0")',
+  // casts
+  '$string(user_properties.unique_id)',
+  '$string(event_properties.revenue)',
+  '$string(event_properties)',
+  '$string(event_properties.items)',
+  '$number(event_properties.revenue)',
+  '$number(user_properties.unique_id)',
+  '$boolean(event_properties.coupon_code)',
+  '$boolean(event_properties.items)',
+  '$not(user_properties.plan)',
+  '$exists(event_properties.coupon_code)',
+  '$count(event_properties.items)',
+  '$count(event_properties.items.sku)',
+  '$type(event_properties.revenue)',
+  '$keys(event_properties)',
+  // comparisons and logic
+  'event_properties.revenue > 0 and user_properties.plan = "pro"',
+  'event_properties.revenue >= 100 or event_properties.coupon_code = "VIP"',
+  'event_properties.revenue < 10',
+  'event_properties.revenue <= event_properties.qty',
+  'user_properties.plan != "free"',
+  'event_type = "Order Completed"',
+  'event_properties = user_properties',
+  'event_properties.items = event_properties.items',
+  'event_type in ["Order Completed", "Sign Up"]',
+  'user_properties.plan in ["pro", "team"]',
+  'event_properties.items.sku in ["A-1"]',
+  // arithmetic and strings
+  'event_properties.revenue * 100',
+  'event_properties.revenue + event_properties.qty',
+  'event_properties.revenue - 1',
+  'event_properties.revenue / 4',
+  'event_properties.revenue % 7',
+  '-event_properties.revenue',
+  '$sum(event_properties.items.price)',
+  '$round(event_properties.revenue, 2)',
+  '$floor(event_properties.revenue)',
+  '$abs(event_properties.revenue)',
+  'event_type & " by " & user_id',
+  '"order-" & insert_id',
+  'event_properties.revenue & ""',
+  // conditionals
+  'event_properties.revenue ? "paid" : "free"',
+  'user_properties.plan = "pro" ? user_properties.unique_id : user_id',
+  'event_properties.coupon_code ?: "none"',
+  'user_id ?? device_id',
+  // constructors
+  '{ "a": event_type, "b": user_id }',
+  '{ "plan": user_properties.plan, "id": $string(user_properties.unique_id), "n": $count(event_properties.items) }',
+  '{ event_type: user_id }',
+  '[event_type, user_id]',
+  '[event_properties.items.sku]',
+  '[event_properties.revenue][0]',
+  '$merge([user_properties, event_properties])',
+  '$merge([{ "source": "amplitude" }, { "type": event_type }])',
+  'event_properties.items.{ "sku": sku, "total": price * qty }',
+  'event_properties.items{ sku: price }',
+  // filters
+  'event_properties.items[price > 10].sku',
+  'event_properties.items[0]',
+  'event_properties.items[-1].sku',
+  'event_properties.items[sku = "A-1"]',
+  'event_properties.tags[$ != "b"]',
+  '(event_properties.revenue; user_id)',
+];
+
+const text = fc.oneof(
+  fc.constantFrom('Order Completed', 'Sign Up', 'page view', '  Spaced   Out  ', 'Ünïcødé 🎉 order', '', 'A-1', 'pro', 'free', 'e', '42', '-3.5', '0x1F'),
+  fc.string({ maxLength: 12 }),
+);
+const number = fc.oneof(
+  fc.integer({ min: -1000, max: 1000 }),
+  fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }),
+  fc.constantFrom(0, -0, 0.1, 1e21, 1.7976931348623157e308, 123.456789012345678),
+);
+const scalar = fc.oneof(text, number, fc.boolean(), fc.constant(null));
+const anything = fc.oneof(scalar, fc.array(scalar, { maxLength: 3 }), fc.dictionary(fc.constantFrom('a', 'name', 'sku'), scalar, { maxKeys: 2 }));
+const item = fc.record(
+  {
+    sku: fc.oneof(fc.constantFrom('A-1', 'B-2', 'C-3'), scalar),
+    price: fc.oneof(number, scalar),
+    qty: fc.oneof(fc.integer({ min: 0, max: 5 }), scalar),
+    tags: fc.array(fc.constantFrom('a', 'b', 'c'), { maxLength: 3 }),
+    name: text,
+  },
+  { requiredKeys: [] },
+);
+const event = fc.record(
+  {
+    event_type: fc.oneof(text, scalar),
+    user_id: fc.oneof(fc.constantFrom('ann@example.com', 'bob@', '@x', 'no-at'), scalar),
+    device_id: fc.oneof(text, fc.constant(null)),
+    insert_id: fc.oneof(text, number),
+    time: fc.integer({ min: 0, max: 2_000_000_000_000 }),
+    event_properties: fc.record(
+      {
+        revenue: fc.oneof(number, scalar),
+        qty: fc.oneof(fc.integer({ min: -2, max: 20 }), scalar),
+        currency: fc.oneof(fc.constantFrom('USD', 'EUR'), scalar),
+        coupon_code: fc.oneof(fc.constantFrom('VIP', ''), scalar),
+        items: fc.oneof(fc.array(item, { maxLength: 4 }), item, scalar),
+        tags: fc.oneof(fc.array(fc.constantFrom('a', 'b', 'c'), { maxLength: 3 }), anything),
+        meta: fc.record({ source: fc.oneof(fc.record({ name: text }, { requiredKeys: [] }), anything) }, { requiredKeys: [] }),
+        extra: anything,
+      },
+      { requiredKeys: [] },
+    ),
+    user_properties: fc.record(
+      {
+        plan: fc.oneof(fc.constantFrom('pro', 'free', 'team'), scalar),
+        unique_id: fc.oneof(fc.integer({ min: 0, max: 100000 }), text, number, scalar),
+        email: text,
+      },
+      { requiredKeys: [] },
+    ),
+    groups: fc.record({ company: fc.oneof(text, fc.array(text, { maxLength: 2 })) }, { requiredKeys: [] }),
+  },
+  { requiredKeys: [] },
+);
+
+interface Compiled {
+  expr: string;
+  reference: jsonata.Expression;
+  fast: CompiledJs;
+}
+
+function compileAll(): Compiled[] {
+  return EXPRESSIONS.map((expr) => {
+    const reference = jsonata(expr);
+    const fast = compileToJs(reference.ast());
+    if (fast === undefined) throw new Error(`fast path refused ${expr}`);
+    return { expr, reference, fast };
+  });
+}
+
+function describeOutcome(outcome: Outcome): unknown {
+  return outcome.ok ? { value: outcome.value } : { code: outcome.code };
+}
+
+async function assertSame(compiled: Compiled, input: unknown): Promise<void> {
+  const expected = await outcomeOfAsync(() => compiled.reference.evaluate(clone(input)));
+  const actual = outcomeOf(() => compiled.fast(clone(input)));
+  expect({ expr: compiled.expr, ...(describeOutcome(actual) as object) }).toEqual({
+    expr: compiled.expr,
+    ...(describeOutcome(expected) as object),
+  });
+}
+
+describe('fast path: differential against jsonata', () => {
+  const compiled = compileAll();
+
+  it('compiles every expression of the table (at least 60)', () => {
+    expect(compiled.length).toBeGreaterThanOrEqual(60);
+  });
+
+  it('gives jsonata’s result or error code for generated events', async () => {
+    await fc.assert(
+      fc.asyncProperty(event, async (input) => {
+        for (const c of compiled) await assertSame(c, input);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('agrees on fixed edge-case inputs (arrays, scalars, nothing)', async () => {
+    const inputs: unknown[] = [
+      undefined,
+      null,
+      'Order Completed',
+      42,
+      [],
+      [{ event_type: 'A b' }, { event_type: 'C d' }],
+      { event_properties: { items: [[{ sku: 'A-1' }], { sku: ['B-2', 'C-3'] }] } },
+      { event_properties: { revenue: 1e308 * 10 === Infinity ? 1e308 : 0, qty: 1e308 } },
+      { event_type: 'x', user_properties: { plan: 'pro', unique_id: 1.1 + 2.2 }, event_properties: { revenue: 0.1 + 0.2 } },
+    ];
+    for (const input of inputs) {
+      for (const c of compiled) await assertSame(c, input);
+    }
+  });
+
+  it('reports errors with jsonata’s code, message, position and token', async () => {
+    const expr = '"a" + 1';
+    const reference = jsonata(expr);
+    const fast = compileToJs(reference.ast()) as CompiledJs;
+    const expected = (await reference.evaluate({}).catch((e: unknown) => e)) as Record<string, unknown>;
+    let actual: Record<string, unknown> = {};
+    try {
+      fast({});
+    } catch (e) {
+      actual = e as Record<string, unknown>;
+    }
+    expect(actual.code).toBe('T2001');
+    expect({ code: actual.code, message: actual.message, position: actual.position, token: actual.token }).toEqual({
+      code: expected.code,
+      message: expected.message,
+      position: expected.position,
+      token: expected.token,
+    });
+  });
+
+  it('passes bindings through as $variables', async () => {
+    const reference = jsonata('$prefix & event_type');
+    const fast = compileToJs(reference.ast()) as CompiledJs;
+    const input = { event_type: 'Sign Up' };
+    expect(fast(input, { prefix: 'amp:' })).toBe(await reference.evaluate(input, { prefix: 'amp:' }));
+    expect(fast(input)).toBe('Sign Up');
+  });
+
+  it('builds objects without touching Object.prototype for "__proto__" keys', () => {
+    const fast = compileToJs(jsonata('{ k: v }').ast()) as CompiledJs;
+    const result = fast(JSON.parse('{"k":"__proto__","v":{"polluted":true}}')) as Record<string, unknown>;
+    expect(Object.prototype.hasOwnProperty.call(result, '__proto__')).toBe(true);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('fast path: constructs outside the subset fall back', () => {
+  const OUTSIDE = [
+    '$map(items, function($v) { $v.sku })',
+    'function($x) { $x * 2 }',
+    '$match(event_type, /ord/i)',
+    '$replace(event_type, /\\s+/, "_")',
+    '$contains(event_type, /Order/)',
+    '$split(event_type, /\\s/)',
+    '$eval("1 + 1")',
+    'event_type ~> $uppercase',
+    'items^(price).sku',
+    '$sort(items.price)',
+    'Account.Order.Product.%.OrderID',
+    '$x := 5',
+    '($x := event_type; $x)',
+    '[1..5]',
+    '$now()',
+    '$string',
+    'items@$i.sku',
+    'items#$i.sku',
+    '$ ~> | items | { "seen": true } |',
+    '$formatNumber(revenue, "#,##0.00")',
+    '$lowercase ~> $uppercase',
+    '$f(1)',
+    '$substring(?, 1)',
+  ];
+  for (const expr of OUTSIDE) {
+    it(`refuses ${expr}`, () => {
+      expect(compileToJs(jsonata(expr).ast())).toBeUndefined();
+    });
+  }
+
+  it('refuses values that are not JSONata ASTs', () => {
+    expect(compileToJs(undefined)).toBeUndefined();
+    expect(compileToJs({ type: 'mystery' })).toBeUndefined();
+    expect(compileToJs({ type: 'path', steps: [{ type: 'name', value: 'a', tuple: true }] })).toBeUndefined();
+  });
+});
