@@ -460,10 +460,36 @@ function asEventTime(value: unknown, time: number | undefined): string {
   throw new MappingError(`event_time must be an ISO 8601 string or milliseconds, got ${describe(value)}`);
 }
 
-function isoTime(ms: number): string {
-  const date = new Date(ms);
-  if (Number.isNaN(date.getTime())) throw new MappingError(`time ${ms} is not a valid timestamp`);
-  return date.toISOString();
+const DAY_MS = 86_400_000;
+// Date#toISOString costs about as much as serializing a small body; events arrive in time order,
+// so the date part ("2024-11-27T") is cached per day and the time of day is formatted here.
+let cachedDayStart = Number.NaN;
+let cachedDayPrefix = '';
+
+/** `new Date(ms).toISOString()`, fast for consecutive times of the same day. */
+export function isoTime(ms: number): string {
+  if (!Number.isInteger(ms)) ms = Math.trunc(ms); // as Date does
+  const inDay = ((ms % DAY_MS) + DAY_MS) % DAY_MS;
+  const dayStart = ms - inDay;
+  if (dayStart !== cachedDayStart) {
+    const date = new Date(ms);
+    if (Number.isNaN(date.getTime())) throw new MappingError(`time ${ms} is not a valid timestamp`);
+    const iso = date.toISOString();
+    if (iso.length !== 24) return iso; // years outside 0000–9999 ("+010000-…"): not cached
+    cachedDayStart = dayStart;
+    cachedDayPrefix = iso.slice(0, 11);
+  }
+  const hours = Math.floor(inDay / 3_600_000);
+  const minutes = Math.floor(inDay / 60_000) % 60;
+  const seconds = Math.floor(inDay / 1000) % 60;
+  const millis = inDay % 1000;
+  return (
+    cachedDayPrefix +
+    (hours < 10 ? '0' : '') + hours + ':' +
+    (minutes < 10 ? '0' : '') + minutes + ':' +
+    (seconds < 10 ? '0' : '') + seconds + '.' +
+    (millis < 10 ? '00' : millis < 100 ? '0' : '') + millis + 'Z'
+  );
 }
 
 function describe(value: unknown): string {

@@ -105,7 +105,7 @@ function typeCheck(types: readonly JsonTypeName[]): (value: unknown) => boolean 
  * Incoming field name (schema names and Export renames) → how it is taken. A Map, so hostile
  * keys (`__proto__`, `constructor`) find nothing.
  */
-export const INGEST_FIELDS: ReadonlyMap<string, IngestFieldRule> = new Map([
+export const INGEST_FIELDS: ReadonlyMap<string, IngestFieldRule> = new Map<string, IngestFieldRule>([
   ...[...EVENT_FIELD_TYPES].map(([name, types]) => [name, { target: name, renamed: false, accepts: typeCheck(types) }] as const),
   ...[...EXPORT_RENAMES].map(
     ([from, to]) => [from, { target: to, renamed: true, accepts: typeCheck(EVENT_FIELD_TYPES.get(to) ?? []) }] as const,

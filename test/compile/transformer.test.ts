@@ -638,3 +638,36 @@ describe('hostile events', () => {
     await send(destination({ properties: { event: '*' } }), { ...EVENT, event_properties: { ok } });
   });
 });
+
+describe('isoTime (the event_time default)', () => {
+  it('equals Date#toISOString for any time, including edges and invalid ones', async () => {
+    const { isoTime } = await import('../../src/compile/transformer.js');
+    const fc = (await import('fast-check')).default;
+    const native = (ms: number) => {
+      try {
+        return new Date(ms).toISOString();
+      } catch {
+        return 'invalid';
+      }
+    };
+    const ours = (ms: number) => {
+      try {
+        return isoTime(ms);
+      } catch (err) {
+        expect(err).toBeInstanceOf(MappingError);
+        return 'invalid';
+      }
+    };
+    for (const ms of [0, -1, 1, 86_399_999, 86_400_000, 8.64e15, 8.64e15 + 1, -8.64e15, 253402300799999, 253402300800000, 1732700000123.7]) {
+      expect(ours(ms)).toBe(native(ms));
+    }
+    fc.assert(
+      fc.property(fc.integer({ min: -8.64e15 - 10, max: 8.64e15 + 10 }), (ms) => ours(ms) === native(ms)),
+      { numRuns: 20_000 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1.7e12, max: 1.8e12 }), (ms) => ours(ms) === native(ms)),
+      { numRuns: 20_000 },
+    );
+  });
+});
