@@ -61,6 +61,10 @@ export function register(program: Command, ctx: CliContext): void {
       }
 
       const sources = files.length === 0 ? ['-'] : files;
+      if (sources.includes('-') && (ctx.stdin as { isTTY?: boolean }).isTTY === true) {
+        // Someone typed the command without a file: say why nothing happens.
+        ctx.stderr.write('extole-stream transform: reading events from stdin (JSON lines; Ctrl-D ends)\n');
+      }
       let errors = 0;
       for (const file of sources) {
         const stdin = file === '-';
