@@ -1,0 +1,151 @@
+/**
+ * `replay` (Export files: .jsonl, .gz, .zip) and `dlq list|show|replay|purge`, run through the
+ * real CLI entry (in-process) against a temp config and a real SQLite queue, with a server
+ * delivering to a fake Extole.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { zipSync, strToU8 } from 'fflate';
+import { main } from '../../src/cli/main.js';
+import {
+  EXTOLE_TOKEN,
+  LogSink,
+  TEST_ENV,
+  WEB_KEY,
+  makeConfigDir,
+  post,
+  removeDir,
+  startFakeExtole,
+  startServer,
+  waitFor,
+  type FakeExtole,
+} from './helpers.js';
+
+async function cli(dir: string, ...argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const stdout = new LogSink();
+  const stderr = new LogSink();
+  const code = await main(argv, { stdout, stderr, stdin: Readable.from([]), cwd: dir, env: TEST_ENV });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+const exportEvent = (n: number): string =>
+  JSON.stringify({
+    event_type: 'Order Completed',
+    user_id: `replay${n}@example.com`,
+    event_time: '2024-11-27 09:33:20.000000',
+    $insert_id: `exp-${n}`,
+    event_properties: { revenue: n },
+    amplitude_id: 1000 + n,
+    ip_address: '10.0.0.1',
+  });
+
+describe('replay and dlq', () => {
+  let fake: FakeExtole;
+  let dir: string;
+
+  beforeAll(async () => {
+    fake = await startFakeExtole();
+    dir = makeConfigDir({ baseUrl: fake.url });
+  });
+  afterAll(async () => {
+    await fake.close();
+    removeDir(dir);
+  });
+
+  const emails = (): string[] => fake.bodies.map((b) => String((b.data as Record<string, unknown>).email));
+
+  it('replays .jsonl, .gz and .zip (with .json.gz entries) exports, skipping bad lines, de-duplicating reruns', async () => {
+    writeFileSync(path.join(dir, 'a.jsonl'), `${exportEvent(1)}\n\nnot json\n${exportEvent(2)}\r\n`);
+    writeFileSync(path.join(dir, 'b.jsonl.gz'), gzipSync(`${exportEvent(3)}\n${exportEvent(4)}\n`));
+    writeFileSync(
+      path.join(dir, 'c.zip'),
+      zipSync({
+        '412345/412345_2024-11-27_9#0.json.gz': gzipSync(`${exportEvent(5)}\n${exportEvent(6)}`),
+        'extra/plain.json': strToU8(`${exportEvent(7)}\n{"event_type":"no ids"}\n`),
+      }),
+    );
+    const run = await cli(dir, 'replay', 'a.jsonl', 'b.jsonl.gz', 'c.zip', '--project', 'web');
+    expect(run.code).toBe(1); // two lines were not events
+    expect(run.stdout).toContain('replay: 7 events from 3 files (project web)');
+    expect(run.stdout).toMatch(/enqueued\s+7 events → 7 deliveries/);
+    expect(run.stderr).toContain('a.jsonl:3: not JSON');
+    expect(run.stderr).toMatch(/c\.zip!extra\/plain\.json:2: Request missing required field \(missing user_id, missing device_id\)/);
+
+    const again = await cli(dir, 'replay', 'b.jsonl.gz', '--project', 'web');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/enqueued\s+0 events/);
+    expect(again.stdout).toMatch(/duplicates\s+2/);
+
+    expect((await cli(dir, 'replay', 'missing.jsonl')).code).toBe(2);
+    expect((await cli(dir, 'replay', 'a.jsonl', '--project', 'nope')).code).toBe(2);
+
+    // A server on the same queue delivers what replay enqueued, mapped like live events.
+    const s = await startServer(dir);
+    try {
+      await waitFor(() => [1, 2, 3, 4, 5, 6, 7].every((n) => emails().includes(`replay${n}@example.com`)), 15_000, 'replayed deliveries');
+      expect(fake.bodies.find((b) => (b.data as Record<string, unknown>).email === 'replay5@example.com')).toEqual({
+        event_name: 'Order Completed',
+        event_time: '2024-11-27T09:33:20.000Z',
+        data: { revenue: 5, partner_conversion_id: 'exp-5', extole_app_type: 'extole-stream', email: 'replay5@example.com' },
+      });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('lists, shows, replays and purges dead letters', async () => {
+    // Extole rejects "bad" people: those become dead letters (rejected, 400, event_blocked).
+    fake.respond = (body) => (String((body.data as Record<string, unknown>).email).startsWith('bad') ? 400 : 200);
+    const s = await startServer(dir);
+    try {
+      const events = ['bad1@example.com', 'bad2@example.com', 'good@example.com'].map((u, i) => ({ event_type: 'Sign Up', user_id: u, insert_id: `dl-${i}` }));
+      expect((await post(`${s.url}/2/httpapi`, { api_key: WEB_KEY, events })).status).toBe(200);
+      await waitFor(async () => (await s.runtime.queue.listDeadLetters()).length === 2, 15_000, 'two dead letters');
+    } finally {
+      await s.close();
+    }
+
+    const list = await cli(dir, 'dlq', 'list');
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^ID\s+DESTINATION\s+REASON\s+STATUS\s+CODE\s+ATTEMPTS\s+LAST ATTEMPT/);
+    expect(list.stdout.match(/referrals\s+rejected\s+400\s+event_blocked\s+1\s+\d{4}-/g)).toHaveLength(2);
+
+    const json = await cli(dir, 'dlq', 'list', '--format', 'json', '--reason', 'rejected');
+    const ids = json.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(ids).toHaveLength(2);
+
+    const show = await cli(dir, 'dlq', 'show', ids[0]!);
+    expect(show.code).toBe(0);
+    const letter = JSON.parse(show.stdout) as Record<string, any>;
+    expect(letter).toMatchObject({ id: ids[0], destination: 'referrals', reason: 'rejected', http_status: 400, extole_code: 'event_blocked' });
+    expect(letter.event).toMatchObject({ event_type: 'Sign Up' });
+    expect(letter.request.headers.authorization).toBe('Bearer ***');
+    expect(show.stdout).not.toContain(EXTOLE_TOKEN);
+    expect((await cli(dir, 'dlq', 'show', 'no-such-id')).code).toBe(1);
+    expect((await cli(dir, 'dlq', 'list', '--reason', 'bogus')).code).toBe(2);
+
+    // Extole now takes them: replay through the current config, then deliver.
+    fake.respond = () => 200;
+    const replayed = await cli(dir, 'dlq', 'replay', '--destination', 'referrals');
+    expect(replayed.code).toBe(0);
+    expect(replayed.stdout).toContain('2 dead letters replayed → 2 deliveries enqueued');
+    expect((await cli(dir, 'dlq', 'list')).stdout).toBe('no dead letters\n');
+    const s2 = await startServer(dir);
+    try {
+      await waitFor(() => emails().includes('bad1@example.com') && emails().includes('bad2@example.com'), 15_000, 'replayed dead letters delivered');
+
+      // One more dead letter, then purge it.
+      fake.respond = () => 400;
+      expect((await post(`${s2.url}/2/httpapi`, { api_key: WEB_KEY, events: [{ event_type: 'Sign Up', user_id: 'bad3@example.com' }] })).status).toBe(200);
+      await waitFor(async () => (await s2.runtime.queue.listDeadLetters()).length === 1, 15_000, 'one dead letter');
+    } finally {
+      await s2.close();
+    }
+    const purge = await cli(dir, 'dlq', 'purge', '--reason', 'rejected');
+    expect(purge).toMatchObject({ code: 0, stdout: 'dlq purge: deleted 1 dead letter\n' });
+    expect((await cli(dir, 'dlq', 'list')).stdout).toBe('no dead letters\n');
+  });
+});
