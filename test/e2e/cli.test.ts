@@ -227,6 +227,17 @@ describe('transform', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^<stdin>:2: invalid JSON: /);
     expect(count(r.stdout)).toBe(2);
+
+    const dir = copyExampleConfig();
+    writeFileSync(path.join(dir, 'samples/broken.jsonl'), `${input}{"event_type":"Sign Up"}\n`);
+    const fromFile = cli(['transform', '--destination', 'referrals', 'samples/broken.jsonl'], { cwd: dir });
+    expect(fromFile.code).toBe(1);
+    expect(fromFile.stderr.split('\n')).toEqual([
+      expect.stringMatching(/^samples\/broken\.jsonl:2: invalid JSON: /),
+      'samples/broken.jsonl:4: not a valid Amplitude event: missing user_id, device_id',
+      '',
+    ]);
+    expect(count(fromFile.stdout)).toBe(2);
   });
 
   it('exits 2 on an unknown destination, project or file', () => {

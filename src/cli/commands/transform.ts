@@ -1,4 +1,5 @@
 import { createReadStream } from 'node:fs';
+import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { compileDestination } from '../../compile/transformer.js';
@@ -68,12 +69,13 @@ export function register(program: Command, ctx: CliContext): void {
       let errors = 0;
       for (const file of sources) {
         const stdin = file === '-';
-        const input: Readable = stdin ? ctx.stdin : createReadStream(file.startsWith('/') ? file : `${ctx.cwd}/${file}`);
+        const absolute = path.resolve(ctx.cwd, file);
+        const input: Readable = stdin ? ctx.stdin : createReadStream(absolute);
         try {
           const summary = await dryRun(input, {
             transformers,
             project,
-            source: stdin ? '<stdin>' : displayPath(file.startsWith('/') ? file : `${ctx.cwd}/${file}`, ctx.cwd),
+            source: stdin ? '<stdin>' : displayPath(absolute, ctx.cwd),
             out: ctx.stdout,
             err: ctx.stderr,
             redact: (t) => config.redact(t),
