@@ -30,6 +30,8 @@ export interface ConfigDirOptions {
   server?: string[];
   adminToken?: boolean;
   queuePath?: string;
+  /** Replace the whole `queue:` block (YAML lines under it). */
+  queue?: string[];
   /** Destination files: name → YAML. Default: one `referrals` destination for project web. */
   destinations?: Record<string, string>;
 }
@@ -71,9 +73,7 @@ server:
   log_level: warn
 ${server.map((l) => `  ${l}`).join('\n')}
 queue:
-  driver: sqlite
-  path: ${opts.queuePath ?? 'queue.db'}
-  lease: 2s
+${(opts.queue ?? ['driver: sqlite', `path: ${opts.queuePath ?? 'queue.db'}`, 'lease: 2s']).map((l) => `  ${l}`).join('\n')}
 `;
 }
 
