@@ -555,7 +555,12 @@ function compileGroupSpec(spec: unknown): (input: any, env: Env) => any {
   const position = spec.position;
   return (input, env) => {
     const result = Object.create(null) as Record<string, unknown>;
-    const groups = Object.create(null) as Record<string, GroupEntry>;
+    // jsonata keeps the groups in a null-prototype object; a Map holds the same entries and is
+    // much cheaper to walk. Only the order in which values are evaluated can differ (integer-like
+    // keys first in jsonata), which is observable only as which of two failing values is
+    // reported — and jsonata evaluates them concurrently anyway. The result object is built with
+    // a null prototype, so its key order is jsonata's.
+    const groups = new Map<string, GroupEntry>();
     let items: any = Array.isArray(input) ? input : sequenceOf(input);
     // jsonata pushes `undefined` into an empty input so a literal object is still produced.
     if (items.length === 0) items = [undefined];
@@ -568,17 +573,16 @@ function compileGroupSpec(spec: unknown): (input: any, env: Env) => any {
         if (key === '_jsonata_lambda' || key === '_jsonata_function') {
           throw new JsonataError('D1013', { position, value: key });
         }
-        if (hasOwn.call(groups, key)) {
-          const entry = groups[key];
+        const entry = groups.get(key);
+        if (entry !== undefined) {
           if (entry.exprIndex !== pairIndex) throw new JsonataError('D1009', { position, value: key });
           appendToGroup(entry, item);
         } else {
-          groups[key] = { data: item, exprIndex: pairIndex, owned: false };
+          groups.set(key, { data: item, exprIndex: pairIndex, owned: false });
         }
       }
     }
-    for (const key of keysOf(groups)) {
-      const entry = groups[key];
+    for (const [key, entry] of groups) {
       const value = pairs[entry.exprIndex].value(entry.data, env);
       if (value !== undefined) result[key] = value;
     }

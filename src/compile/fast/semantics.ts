@@ -280,6 +280,11 @@ export function toJsonataString(arg: any, prettify = false): string | undefined 
   if (typeof arg === 'number' && !Number.isFinite(arg)) {
     throw new JsonataError('D3001', { value: arg });
   }
+  if (!prettify) {
+    // Same text as the JSON.stringify call below, without the replacer machinery.
+    if (typeof arg === 'number') return String(Number.isInteger(arg) ? arg : Number(arg.toPrecision(15)));
+    if (typeof arg === 'boolean' || arg === null) return String(arg);
+  }
   const space = prettify ? 2 : 0;
   let value = arg;
   if (Array.isArray(value) && (value as Flagged)[OUTER_WRAPPER] === true) value = value[0];

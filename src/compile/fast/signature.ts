@@ -24,6 +24,16 @@ const ARRAY_SIGNATURE_MAPPING: Record<string, string> = {
   s: 'strings',
 };
 
+/** One replayable step of a validation: take the context, or take (and maybe coerce) the next argument. */
+interface PlanStep {
+  kind: 'context' | 'arg';
+  param: Param;
+  /** The whole regex group matched for this parameter. */
+  match: string;
+  /** The type symbol of this argument ('' when the parameter matched nothing). */
+  single: string;
+}
+
 /** Validates (and coerces) call arguments; `context` is the value substituted for a `-` parameter. */
 export type SignatureValidator = (args: any[], context: any) => any[];
 
@@ -152,69 +162,80 @@ export function parseSignature(signature: string): SignatureValidator {
     throw new JsonataError('T0410', { value: badArgs[goodTo], index: goodTo + 1 });
   };
 
+  // The regex match depends only on the argument types, so the steps that turn the arguments
+  // into the validated ones are planned once per type string and replayed (same order, same errors).
+  const plans = new Map<string, PlanStep[]>();
+  const planFor = (suppliedSig: string): PlanStep[] | undefined => {
+    let plan = plans.get(suppliedSig);
+    if (plan !== undefined) return plan;
+    const isValid = regex.exec(suppliedSig);
+    if (!isValid) return undefined;
+    plan = [];
+    params.forEach((p, index) => {
+      const match = isValid[index + 1];
+      if (match === '') {
+        if (p.context && p.contextRegex) (plan as PlanStep[]).push({ kind: 'context', param: p, match, single: '' });
+        else (plan as PlanStep[]).push({ kind: 'arg', param: p, match, single: '' });
+      } else {
+        for (const single of match.split('')) (plan as PlanStep[]).push({ kind: 'arg', param: p, match, single });
+      }
+    });
+    if (plans.size < 64) plans.set(suppliedSig, plan);
+    return plan;
+  };
+
   return (args, context) => {
     let suppliedSig = '';
     for (const arg of args) suppliedSig += typeSymbol(arg);
-    const isValid = regex.exec(suppliedSig);
-    if (!isValid) return throwValidationError(args, suppliedSig);
+    const plan = planFor(suppliedSig);
+    if (plan === undefined) return throwValidationError(args, suppliedSig);
     const validatedArgs: any[] = [];
     let argIndex = 0;
-    params.forEach((p, index) => {
-      let arg = args[argIndex];
-      const match = isValid[index + 1];
-      if (match === '') {
-        if (p.context && p.contextRegex) {
-          const contextType = typeSymbol(context);
-          if (p.contextRegex.test(contextType)) {
-            validatedArgs.push(context);
-          } else {
-            throw new JsonataError('T0411', { value: context, index: argIndex + 1 });
-          }
+    for (const step of plan) {
+      const p = step.param;
+      if (step.kind === 'context') {
+        if ((p.contextRegex as RegExp).test(typeSymbol(context))) {
+          validatedArgs.push(context);
         } else {
-          validatedArgs.push(arg);
-          argIndex++;
+          throw new JsonataError('T0411', { value: context, index: argIndex + 1 });
         }
-      } else {
-        match.split('').forEach((single) => {
-          arg = args[argIndex];
-          if (p.type === 'a') {
-            if (single === 'm') {
-              arg = undefined;
-            } else {
-              let arrayOK = true;
-              if (p.subtype !== undefined) {
-                if (single !== 'a' && match !== p.subtype) {
+        continue;
+      }
+      let arg = args[argIndex];
+      const single = step.single;
+      if (single !== '' && p.type === 'a') {
+        if (single === 'm') {
+          arg = undefined;
+        } else {
+          let arrayOK = true;
+          if (p.subtype !== undefined) {
+            if (single !== 'a' && step.match !== p.subtype) {
+              arrayOK = false;
+            } else if (single === 'a') {
+              if (arg.length > 0) {
+                const itemType = typeSymbol(arg[0]);
+                if (itemType !== p.subtype.charAt(0)) {
                   arrayOK = false;
-                } else if (single === 'a') {
-                  if (arg.length > 0) {
-                    const itemType = typeSymbol(arg[0]);
-                    if (itemType !== p.subtype.charAt(0)) {
-                      arrayOK = false;
-                    } else {
-                      const differentItems = arg.filter((val: any) => typeSymbol(val) !== itemType);
-                      arrayOK = differentItems.length === 0;
-                    }
-                  }
+                } else {
+                  const differentItems = arg.filter((val: any) => typeSymbol(val) !== itemType);
+                  arrayOK = differentItems.length === 0;
                 }
               }
-              if (!arrayOK) {
-                throw new JsonataError('T0412', {
-                  value: arg,
-                  index: argIndex + 1,
-                  type: ARRAY_SIGNATURE_MAPPING[p.subtype as string],
-                });
-              }
-              if (single !== 'a') arg = [arg];
             }
-            validatedArgs.push(arg);
-            argIndex++;
-          } else {
-            validatedArgs.push(arg);
-            argIndex++;
           }
-        });
+          if (!arrayOK) {
+            throw new JsonataError('T0412', {
+              value: arg,
+              index: argIndex + 1,
+              type: ARRAY_SIGNATURE_MAPPING[p.subtype as string],
+            });
+          }
+          if (single !== 'a') arg = [arg];
+        }
       }
-    });
+      validatedArgs.push(arg);
+      argIndex++;
+    }
     return validatedArgs;
   };
 }

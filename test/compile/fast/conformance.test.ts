@@ -65,8 +65,11 @@ function dataset(name: string): unknown {
   return datasetCache.get(name);
 }
 
-describe.skipIf(!suitePresent && !inCi)('fast path: JSONata conformance suite', () => {
-  it('agrees with every suite case it compiles', () => {
+describe('fast path: JSONata conformance suite', () => {
+  // Outside CI the suite may be absent (a user's clone has no ../shared): skip with the reason.
+  it.skipIf(suitePresent || inCi)(`skipped: JSONata test suite not found at ${suiteDir}`, () => {});
+
+  it.skipIf(!suitePresent && !inCi)('agrees with every suite case it compiles', () => {
     expect(suitePresent, `JSONata test suite not found at ${suiteDir}`).toBe(true);
     const cases = loadCases();
     let compiled = 0;
