@@ -102,7 +102,7 @@ export function createHandwrittenTransformers({ version }) {
     if (challenge !== undefined) data.challenge = challenge;
     if (ep !== undefined && ep.rating !== undefined) {
       const width = Math.abs(ep.rating);
-      data.stars = '★'.repeat(width).padEnd(5, '☆');
+      data.stars = '★'.repeat(width);
     }
     data.extole_app_type = 'extole-stream-challenges';
     data.labels = 'challenges,loyalty';

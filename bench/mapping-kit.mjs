@@ -115,7 +115,7 @@ export function createMappingKitTransformers({ version, transform = loadMappingK
     const challenge = CHALLENGES[type];
     if (challenge === undefined) delete data.challenge;
     else data.challenge = challenge;
-    if (data.stars !== undefined) data.stars = '★'.repeat(Math.abs(data.stars)).padEnd(5, '☆');
+    if (data.stars !== undefined) data.stars = '★'.repeat(Math.abs(data.stars));
     data.email = mail;
     if (partnerUserId !== undefined) data.partner_user_id = partnerUserId;
     return send('https://events.extole.io/v6/events', '/v6/events', headers, mapped.event_name, event, data);

@@ -1,0 +1,272 @@
+/**
+ * Part 4: end to end. `extole-stream serve` on a temp config whose one destination points at a
+ * local test Extole (bench/test-extole.mjs, a child process answering 200 `{event_id}`), with a
+ * temp SQLite queue. N events go in over HTTP (`POST /batch`, batches of 100, a few concurrent
+ * senders on an undici Pool); measured: ingest latency per batch (200 = durably queued) p50/p99,
+ * and end-to-end events/s until the test Extole has seen every event. The ceiling is the same
+ * test Extole fed directly by an undici Pool with the destination's delivery concurrency.
+ *
+ * Runs only when the built server is there and `serve` becomes ready; otherwise it reports why
+ * it was skipped.
+ */
+import { fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, openSync, closeSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
+import { readRawSamples, REPO_ROOT } from './samples.mjs';
+
+const BIN = path.join(REPO_ROOT, 'dist/bin/extole-stream.js');
+const SERVER_PARTS = ['dist/cli/commands/serve.js', 'dist/server/app.js', 'dist/runtime/runtime.js'];
+const API_KEY = 'bench-amplitude-key-0001';
+
+/** Why the end-to-end part cannot run, or undefined when it can try. */
+export function endToEndUnavailable() {
+  const missing = SERVER_PARTS.filter((p) => !existsSync(path.join(REPO_ROOT, p)));
+  return missing.length > 0 ? `the server is not built (${missing.join(', ')} missing)` : undefined;
+}
+
+async function freePort() {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** The test Extole child: `{ url, count(), reset(), stop() }`. */
+async function startTestExtole() {
+  const child = fork(path.join(REPO_ROOT, 'bench/test-extole.mjs'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const [{ port }] = await once(child, 'message');
+  const ask = async (message) => {
+    child.send(message);
+    const [answer] = await once(child, 'message');
+    return answer;
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    count: async () => (await ask('count')).count,
+    reset: () => ask('reset'),
+    stop: async () => {
+      child.send('stop');
+      await once(child, 'exit');
+    },
+  };
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+/** N HTTP V2 events from the http-v2 samples, each with its own email user_id and insert_id. */
+function buildEvents(n) {
+  const raws = readRawSamples().filter((r) => typeof r.time === 'number');
+  const now = Date.now();
+  const events = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const raw = raws[i % raws.length];
+    events[i] = { ...raw, user_id: `bench-${i}@example.com`, insert_id: `bench-e2e-${i}-${now}`, time: now - 1000 };
+  }
+  return events;
+}
+
+/**
+ * Feed `bodies` through `concurrency` workers on `pool`; returns per-request latencies (ms).
+ * Any non-2xx answer is an error (the benchmark must not count failures as speed).
+ */
+async function drive(pool, requestFor, count, concurrency) {
+  const latencies = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      const start = performance.now();
+      const { statusCode, body } = await pool.request(requestFor(i));
+      const text = await body.text();
+      latencies[i] = performance.now() - start;
+      if (statusCode < 200 || statusCode >= 300) throw new Error(`HTTP ${statusCode}: ${text.slice(0, 300)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return latencies;
+}
+
+/** Write the temp config (root file + one destination) and return its path. */
+function writeConfig(dir, { serverPort, extoleUrl, concurrency }) {
+  mkdirSync(path.join(dir, 'destinations'), { recursive: true });
+  writeFileSync(
+    path.join(dir, 'extole.config.yaml'),
+    [
+      'version: 1',
+      'destinations: destinations/*.yaml',
+      'projects:',
+      '  - key: bench',
+      '    api_key: ${env:BENCH_AMPLITUDE_API_KEY}',
+      'server:',
+      '  host: 127.0.0.1',
+      `  port: ${serverPort}`,
+      '  log_level: warn',
+      'queue:',
+      '  driver: sqlite',
+      '  path: queue.db',
+      '',
+    ].join('\n'),
+  );
+  writeFileSync(
+    path.join(dir, 'destinations', 'bench.yaml'),
+    [
+      'name: bench',
+      'projects: [bench]',
+      'extole:',
+      '  access_token: ${env:BENCH_EXTOLE_TOKEN}',
+      `  base_url: ${extoleUrl}`,
+      '  endpoint: async-events',
+      'events:',
+      '  - type: "*"',
+      'identity:',
+      '  email: user_id',
+      'properties:',
+      '  event: "*"',
+      '  user: [plan]',
+      'mapping:',
+      '  data:',
+      '    partner_conversion_id: insert_id',
+      'delivery:',
+      `  concurrency: ${concurrency}`,
+      '',
+    ].join('\n'),
+  );
+  return path.join(dir, 'extole.config.yaml');
+}
+
+/**
+ * @param opts `{ tmpDir, events, batchSize, senders, concurrency, log }`
+ */
+export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, senders = 4, concurrency = 16, log = () => {} }) {
+  const unavailable = endToEndUnavailable();
+  if (unavailable !== undefined) return { skipped: unavailable };
+
+  const extole = await startTestExtole();
+  let serve;
+  try {
+    const eventList = buildEvents(events);
+
+    // ---- ceiling: the test Extole fed directly ------------------------------------------
+    const directBodies = eventList.map((e) =>
+      JSON.stringify({
+        event_name: e.event_type,
+        event_time: new Date(e.time).toISOString(),
+        data: { ...e.event_properties, partner_conversion_id: e.insert_id, extole_app_type: 'extole-stream', email: e.user_id },
+      }),
+    );
+    const direct = new Pool(extole.url, { connections: concurrency });
+    const directRequest = (i) => ({
+      method: 'POST',
+      path: '/v6/async-events',
+      headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
+      body: directBodies[i],
+    });
+    await drive(direct, directRequest, Math.min(2000, events), concurrency); // warm-up
+    const directStart = performance.now();
+    await drive(direct, directRequest, events, concurrency);
+    const directSeconds = (performance.now() - directStart) / 1000;
+    await direct.close();
+    await extole.reset();
+    log(`  direct: ${events} requests in ${directSeconds.toFixed(2)} s`);
+
+    // ---- serve --------------------------------------------------------------------------
+    const serverPort = await freePort();
+    const configPath = writeConfig(tmpDir, { serverPort, extoleUrl: extole.url, concurrency });
+    const logFile = path.join(tmpDir, 'serve.log');
+    const logFd = openSync(logFile, 'w');
+    serve = spawn(process.execPath, [BIN, 'serve', '--config', configPath], {
+      cwd: tmpDir,
+      env: { ...process.env, BENCH_AMPLITUDE_API_KEY: API_KEY, BENCH_EXTOLE_TOKEN: 'bench-extole-token' },
+      stdio: ['ignore', logFd, logFd],
+    });
+    closeSync(logFd);
+    let exited = false;
+    serve.once('exit', () => (exited = true));
+    const serverUrl = `http://127.0.0.1:${serverPort}`;
+    const ready = await waitReady(serverUrl, () => exited, 30_000);
+    if (!ready) {
+      const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
+      return { skipped: `serve did not become ready in 30 s (${exited ? 'it exited' : 'still starting'}): ${tail.slice(0, 400)}` };
+    }
+
+    const batches = [];
+    for (let i = 0; i < events; i += batchSize) {
+      batches.push(JSON.stringify({ api_key: API_KEY, events: eventList.slice(i, i + batchSize) }));
+    }
+    const ingest = new Pool(serverUrl, { connections: senders });
+    const ingestRequest = (i) => ({ method: 'POST', path: '/batch', headers: { 'content-type': 'application/json' }, body: batches[i] });
+    const start = performance.now();
+    const latencies = await drive(ingest, ingestRequest, batches.length, senders);
+    const ingestSeconds = (performance.now() - start) / 1000;
+    await ingest.close();
+
+    let seen = 0;
+    const deadline = Date.now() + 180_000;
+    while ((seen = await extole.count()) < events && Date.now() < deadline && !exited) await sleep(20);
+    const endToEndSeconds = (performance.now() - start) / 1000;
+    if (seen < events) throw new Error(`the test Extole saw ${seen} of ${events} events (serve log: ${logFile})`);
+
+    latencies.sort((a, b) => a - b);
+    const directEventsPerSecond = events / directSeconds;
+    const endToEndEventsPerSecond = events / endToEndSeconds;
+    return {
+      events,
+      batchSize,
+      senders,
+      concurrency,
+      ingest: {
+        seconds: ingestSeconds,
+        eventsPerSecond: events / ingestSeconds,
+        p50ms: percentile(latencies, 50),
+        p99ms: percentile(latencies, 99),
+        maxms: latencies[latencies.length - 1],
+      },
+      endToEnd: { seconds: endToEndSeconds, eventsPerSecond: endToEndEventsPerSecond },
+      direct: { seconds: directSeconds, eventsPerSecond: directEventsPerSecond },
+      ratio: endToEndEventsPerSecond / directEventsPerSecond,
+      extraDeliveries: (await extole.count()) - events,
+    };
+  } finally {
+    if (serve !== undefined && serve.exitCode === null && serve.signalCode === null) {
+      const stopStart = performance.now();
+      serve.kill('SIGTERM');
+      const how = await Promise.race([once(serve, 'exit').then(() => 'exit'), sleep(35_000, undefined, { ref: false }).then(() => 'timeout')]);
+      if (how === 'timeout') {
+        serve.kill('SIGKILL');
+        log('  serve did not exit within 35 s of SIGTERM (killed)');
+      } else log(`  serve exited ${((performance.now() - stopStart) / 1000).toFixed(1)} s after SIGTERM`);
+    }
+    await extole.stop();
+  }
+}
+
+async function waitReady(url, hasExited, timeoutMs) {
+  const pool = new Pool(url, { connections: 1 });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline && !hasExited()) {
+      try {
+        const { statusCode, body } = await pool.request({ method: 'GET', path: '/readyz' });
+        await body.dump();
+        if (statusCode === 200) return true;
+      } catch {
+        // not listening yet
+      }
+      await sleep(100);
+    }
+    return false;
+  } finally {
+    await pool.close();
+  }
+}

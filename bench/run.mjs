@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench` (after `npm run build`): the "Fast path" benchmark, in one run.
+ *
+ *   1. in-process transform throughput of the example destinations over the samples:
+ *      compiled (as shipped) vs forced jsonata vs hand-written JS vs Segment mapping-kit
+ *   2. `extole-stream transform FILE > /dev/null` as a whole process: fast path vs forced jsonata
+ *   3. RSS of one `transform` process fed 1M events on stdin (flat memory)
+ *   4. end to end: serve + SQLite queue + a local test Extole vs that test Extole fed directly
+ *
+ * Prints ratios (with targets, PASS/FAIL) first, absolute figures after, and the machine.
+ * Progress goes to stderr, results to stdout.
+ *
+ * Flags: --quick (smaller sizes, about a minute), --parts 1,2,3,4 (run only these),
+ *        --json FILE (also write every figure as JSON).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeMachine } from './machine.mjs';
+import { loadExampleConfig } from './samples.mjs';
+import { expressionPaths, runThroughput } from './throughput.mjs';
+import { runMemory, runWholeProcess } from './cli.mjs';
+import { runEndToEnd } from './e2e.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    parts: { type: 'string', default: '1,2,3,4' },
+    json: { type: 'string' },
+  },
+});
+const parts = new Set(args.parts.split(',').map((p) => p.trim()));
+
+const SIZES = args.quick
+  ? { evaluations: 60_000, repeats: 1, processEvents: 30_000, processRepeats: 1, memoryEvents: 300_000, e2eEvents: 5_000 }
+  : { evaluations: 200_000, repeats: 3, processEvents: 100_000, processRepeats: 2, memoryEvents: 1_000_000, e2eEvents: 20_000 };
+const MEMORY_CHECKPOINT = 100_000;
+const TARGETS = {
+  compiledVsHandwritten: 1.2, // compiled at most 1.2x the hand-written time
+  wholeProcessSpeedup: 2, // compiled whole-process transform at least 2x faster than jsonata
+  memoryRatio: 1.5,
+  memoryGrowthMB: 50,
+  endToEndVsDirect: 0.5,
+};
+
+const progress = (line) => process.stderr.write(`${line}\n`);
+const n = (x, digits = 0) => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const x = (ratio) => `${ratio.toFixed(2)}x`;
+const verdict = (ok) => (ok ? 'PASS' : 'FAIL');
+
+const machine = describeMachine();
+const startedAt = new Date();
+const results = { machine, startedAt: startedAt.toISOString(), mode: args.quick ? 'quick' : 'full', sizes: SIZES, targets: TARGETS };
+const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'extole-stream-bench-'));
+
+try {
+  const config = await loadExampleConfig();
+  results.paths = expressionPaths(config);
+
+  if (parts.has('1')) {
+    progress(`(1) in-process throughput: ${n(SIZES.evaluations)} event×destination evaluations × ${SIZES.repeats} …`);
+    results.throughput = await runThroughput(config, { evaluations: SIZES.evaluations, repeats: SIZES.repeats, log: progress });
+  }
+  if (parts.has('2')) {
+    progress(`(2) whole-process transform: ${n(SIZES.processEvents)} events × ${SIZES.processRepeats} per mode …`);
+    results.wholeProcess = await runWholeProcess({ tmpDir, events: SIZES.processEvents, repeats: SIZES.processRepeats, log: progress });
+  }
+  if (parts.has('3')) {
+    progress(`(3) memory: ${n(SIZES.memoryEvents)} events streamed into one transform process …`);
+    results.memory = await runMemory({ events: SIZES.memoryEvents, checkpoint: MEMORY_CHECKPOINT, log: progress });
+  }
+  if (parts.has('4')) {
+    progress(`(4) end to end: ${n(SIZES.e2eEvents)} events through serve …`);
+    results.endToEnd = await runEndToEnd({ tmpDir, events: SIZES.e2eEvents, log: progress });
+  }
+} finally {
+  rmSync(tmpDir, { recursive: true, force: true });
+}
+results.seconds = (Date.now() - startedAt.getTime()) / 1000;
+
+// ---- report ---------------------------------------------------------------------------------
+const out = [];
+const line = (text = '') => out.push(text);
+const row = (label, value, target = '', result = '') => line(`  ${label.padEnd(52)} ${value.padEnd(22)} ${target.padEnd(24)} ${result}`.trimEnd());
+
+line(`extole-stream benchmark (${results.mode}, ${startedAt.toISOString()}, ${n(results.seconds, 0)} s)`);
+line(`machine: ${machine.cpu} · ${machine.cores} cores · Node ${machine.node} · ${machine.platform} · ${machine.memory} · load average at start ${machine.loadavg}`);
+line();
+line('RATIOS');
+const t = results.throughput;
+const w = results.wholeProcess;
+const m = results.memory;
+const e = results.endToEnd;
+if (t) {
+  const r = t.ratios.compiledVsHandwritten;
+  row('compiled transformer vs hand-written JS (time)', `${x(r)} the time`, `target ≤ ${TARGETS.compiledVsHandwritten}x`, verdict(r <= TARGETS.compiledVsHandwritten));
+}
+if (w) {
+  row('whole-process transform: fast path vs jsonata', `${x(w.ratio)} faster`, `target ≥ ${TARGETS.wholeProcessSpeedup}x`, verdict(w.ratio >= TARGETS.wholeProcessSpeedup));
+}
+if (t) {
+  row('in-process transform: compiled vs jsonata', `${x(t.ratios.jsonataVsCompiled)} faster`);
+  row('in-process transform: compiled vs Segment mapping-kit', `${x(t.ratios.mappingKitVsCompiled)} faster`);
+}
+if (m && !m.skipped) {
+  const ok = m.growthRatio < TARGETS.memoryRatio && m.growthMB < TARGETS.memoryGrowthMB;
+  row(
+    `RSS peak after ${n(m.checkpoint)} … ${n(m.events)} events vs at ${n(m.checkpoint)}`,
+    `${x(m.growthRatio)} (+${n(m.growthMB, 1)} MB)`,
+    `target < ${TARGETS.memoryRatio}x, < ${TARGETS.memoryGrowthMB} MB`,
+    verdict(ok),
+  );
+} else if (m) row('memory', `skipped: ${m.skipped}`);
+if (e && !e.skipped) {
+  row('end to end (serve) vs test Extole fed directly', `${x(e.ratio)}`, `target ≥ ${TARGETS.endToEndVsDirect}x`, verdict(e.ratio >= TARGETS.endToEndVsDirect));
+} else if (e) row('end to end', `skipped: ${e.skipped}`);
+
+line();
+line('ABSOLUTE FIGURES');
+if (t) {
+  line(`(1) in-process transform, ${t.samples} samples × ${t.destinations} destinations cycled to ${n(t.evaluations)} evaluations (${n(t.events)} events), median of ${t.repeats}`);
+  for (const key of ['compiled', 'jsonata', 'handwritten', 'mappingKit']) {
+    const r = t.results[key];
+    row(r.label, `${n(r.evaluationsPerSecond)} eval/s`, `${n(r.eventsPerSecond)} events/s`, `${n(r.seconds, 3)} s`);
+  }
+  line('    per destination (evaluations/s, one run each): compiled | jsonata | hand-written | mapping-kit');
+  for (const d of t.perDestination) {
+    line(
+      `    ${d.destination.padEnd(20)} ${(d.sync ? 'sync' : 'async').padEnd(6)} ${n(d.compiled).padStart(10)} | ${n(d.jsonata).padStart(10)} | ${n(d.handwritten).padStart(10)} | ${n(d.mappingKit).padStart(10)}`,
+    );
+  }
+}
+if (w) {
+  line(`(2) node dist/bin/extole-stream.js transform FILE > /dev/null, ${n(w.events)} events (${n(w.fileMB, 1)} MB, default project), best of ${w.repeats}`);
+  row('fast path (as shipped)', `${n(w.fast.seconds, 2)} s`, `${n(w.fast.eventsPerSecond)} events/s`, `${n(w.fast.eventsPerSecondAfterStartup)} events/s after startup`);
+  row('EXTOLE_STREAM_JSONATA_FAST=0 (jsonata)', `${n(w.jsonata.seconds, 2)} s`, `${n(w.jsonata.eventsPerSecond)} events/s`, `${n(w.jsonata.eventsPerSecondAfterStartup)} events/s after startup`);
+  row('startup (same command, empty file)', `${n(w.startupSeconds, 2)} s`);
+}
+if (m && !m.skipped) {
+  line(`(3) ${n(m.events)} events generated into the stdin of one transform process, VmRSS every 200 ms`);
+  row(`RSS after ${n(m.checkpoint)} events`, `${n(m.rssAtCheckpointMB, 1)} MB`);
+  row(`RSS after ${n(m.events)} events`, `${n(m.rssAtEndMB, 1)} MB`);
+  row('peak RSS after the checkpoint', `${n(m.rssPeakMB, 1)} MB`);
+  row('throughput of that run', `${n(m.eventsPerSecond)} events/s`, `${n(m.seconds, 1)} s`);
+  line(`    curve [events written, RSS MB]: ${m.curve.map(([a, b]) => `[${n(a)}, ${b}]`).join(' ')}`);
+}
+if (e && !e.skipped) {
+  line(`(4) serve + SQLite queue → test Extole; ${n(e.events)} events as /batch of ${e.batchSize}, ${e.senders} concurrent senders; delivery concurrency ${e.concurrency}`);
+  row('ingest latency per batch (200 = durably queued)', `p50 ${n(e.ingest.p50ms, 1)} ms`, `p99 ${n(e.ingest.p99ms, 1)} ms`, `max ${n(e.ingest.maxms, 1)} ms`);
+  row('ingest throughput', `${n(e.ingest.eventsPerSecond)} events/s`, `${n(e.ingest.seconds, 2)} s`);
+  row('end to end (first send → test Extole saw all)', `${n(e.endToEnd.eventsPerSecond)} events/s`, `${n(e.endToEnd.seconds, 2)} s`);
+  row(`direct: undici Pool, ${e.concurrency} connections → test Extole`, `${n(e.direct.eventsPerSecond)} events/s`, `${n(e.direct.seconds, 2)} s`);
+  if (e.extraDeliveries !== 0) row('duplicate deliveries seen', `${e.extraDeliveries}`);
+}
+
+line();
+line('EXPRESSION PATHS (fast = compiled to JavaScript by src/compile/fast; jsonata = evaluator fallback)');
+let fastCount = 0;
+let total = 0;
+for (const d of results.paths) {
+  for (const ex of d.expressions) {
+    total++;
+    if (ex.path === 'fast') fastCount++;
+    line(`  ${ex.path.padEnd(8)} ${`${d.destination} ${ex.label}`.padEnd(44)} ${ex.source.length > 70 ? `${ex.source.slice(0, 67)}…` : ex.source}`);
+  }
+}
+line(`  ${fastCount} of ${total} expressions on the fast path`);
+
+process.stdout.write(`${out.join('\n')}\n`);
+if (args.json) writeFileSync(args.json, `${JSON.stringify(results, null, 2)}\n`);

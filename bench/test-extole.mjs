@@ -1,0 +1,36 @@
+/**
+ * A minimal stand-in for Extole's events API, run as a child process of the benchmark so it
+ * does not share an event loop with the senders: answers every request 200 `{"event_id": …}`
+ * as fast as node:http can, after reading the body, and counts. Talks to its parent over IPC:
+ * sends `{ port }` once listening; answers `'count'` with `{ count, bytes }`, `'reset'` zeroes.
+ */
+import http from 'node:http';
+
+let count = 0;
+let bytes = 0;
+const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+  let size = 0;
+  req.on('data', (chunk) => {
+    size += chunk.length;
+  });
+  req.on('end', () => {
+    count++;
+    bytes += size;
+    const body = `{"event_id":"${count}"}`;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
+    res.end(body);
+  });
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => {
+  process.send({ port: server.address().port });
+});
+process.on('message', (message) => {
+  if (message === 'count') process.send({ count, bytes });
+  else if (message === 'reset') {
+    count = 0;
+    bytes = 0;
+    process.send({ reset: true });
+  } else if (message === 'stop') server.close(() => process.exit(0));
+});
+process.on('disconnect', () => process.exit(0));
