@@ -158,7 +158,175 @@ async function benchQueue() {
 }
 
 // ------------------------------------------------------------------------------------ serve
-// (see benchServe below)
+
+const BIN = path.join(DIST, 'bin/extole-stream.js');
+const KEY = 'bench-web-key-0123456789';
+const SERVE_ENV = { PATH: process.env.PATH ?? '', DATABASE_URL, BENCH_WEB_KEY: KEY, BENCH_EXTOLE_TOKEN: 'bench-extole-token' };
+
+/** Extole stand-in: 200 at once, counts each insert_id (data.partner_conversion_id). */
+async function startExtole() {
+  const seen = new Set();
+  let requests = 0;
+  let onAll = () => {};
+  let want = Infinity;
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      requests++;
+      const id = JSON.parse(Buffer.concat(chunks).toString('utf8')).data.partner_conversion_id;
+      seen.add(id);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{"event_id":"1"}');
+      if (seen.size >= want) onAll();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    seen,
+    get requests() {
+      return requests;
+    },
+    /** Resolves when `n` distinct events have arrived. */
+    until(n) {
+      want = n;
+      return seen.size >= n ? Promise.resolve() : new Promise((r) => (onAll = r));
+    },
+    close: () => new Promise((r) => (server.closeAllConnections(), server.close(r))),
+  };
+}
+
+function writeConfig(dir, queueYaml, extoleUrl) {
+  mkdirSync(path.join(dir, 'destinations'), { recursive: true });
+  writeFileSync(
+    path.join(dir, 'extole.config.yaml'),
+    `version: 1
+destinations: destinations/*.yaml
+projects:
+  - key: web
+    api_key: \${env:BENCH_WEB_KEY}
+server:
+  log_level: warn
+queue:
+${queueYaml}
+`,
+  );
+  writeFileSync(
+    path.join(dir, 'destinations', 'referrals.yaml'),
+    `name: referrals
+projects: [web]
+extole:
+  access_token: \${env:BENCH_EXTOLE_TOKEN}
+  base_url: ${extoleUrl}
+events:
+  - type: "*"
+identity:
+  email: user_id
+properties:
+  event: [revenue, currency]
+mapping:
+  event_name: $lowercase($replace(event_type, " ", "_"))
+  data:
+    partner_conversion_id: insert_id
+delivery:
+  concurrency: 32
+`,
+  );
+}
+
+function spawnServe(dir) {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0'], { cwd: dir, env: SERVE_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${err}`)), 30_000);
+    child.stderr.on('data', (c) => {
+      err += c;
+      const m = /listening on (http:\/\/\S+)/.exec(err);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ child, url: m[1], exited: new Promise((r) => child.on('exit', r)) });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`serve exited ${code}:\n${err}`)));
+  });
+}
+
+/** Send events [from, from+count) in /batch requests of 100 from 8 senders, round-robin over `urls`. */
+async function send(urls, from, count) {
+  let next = from;
+  let turn = 0;
+  const end = from + count;
+  const sender = async () => {
+    while (next < end) {
+      const start = next;
+      next += 100;
+      const url = urls[turn++ % urls.length];
+      const events = [];
+      for (let i = start; i < Math.min(start + 100, end); i++) {
+        events.push({ event_type: 'Order Completed', user_id: `u${i}@example.com`, insert_id: `e-${i}`, event_properties: { revenue: i, currency: 'USD' } });
+      }
+      const res = await fetch(`${url}/batch`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ api_key: KEY, events }) });
+      await res.text();
+      if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${url}`);
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, sender));
+}
+
+/** One scenario: `servers` serve processes on one queue; events/s end to end and ingest only. */
+async function serveRun(label, servers, queueYaml, cleanupQueue) {
+  const extole = await startExtole();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'es-bench-serve-'));
+  writeConfig(dir, queueYaml(dir), extole.url);
+  const procs = [];
+  try {
+    // One by one: the first creates the schema, the others find it done.
+    for (let i = 0; i < servers; i++) procs.push(await spawnServe(dir));
+    const urls = procs.map((p) => p.url);
+    const WARM = 1000;
+    await send(urls, 0, WARM);
+    await extole.until(WARM);
+    const t0 = performance.now();
+    await send(urls, WARM, EVENTS);
+    const ingestMs = performance.now() - t0;
+    await extole.until(WARM + EVENTS);
+    const totalMs = performance.now() - t0;
+    return { label, servers, endToEnd: rate(EVENTS, totalMs), ingest: rate(EVENTS, ingestMs), duplicates: extole.requests - extole.seen.size };
+  } finally {
+    for (const p of procs) p.child.kill('SIGTERM');
+    await Promise.all(procs.map((p) => p.exited));
+    await extole.close();
+    await cleanupQueue?.();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function benchServe() {
+  const pgQueue = () => {
+    const schema = nextSchema();
+    return [(/* dir */) => `  driver: postgres\n  url: \${env:DATABASE_URL}\n  schema: ${schema}`, () => dropSchema(schema)];
+  };
+  const runs = [];
+  {
+    const [yaml, drop] = pgQueue();
+    runs.push(await serveRun('postgres, 1 server', 1, yaml, drop));
+  }
+  {
+    const [yaml, drop] = pgQueue();
+    runs.push(await serveRun('postgres, 2 servers', 2, yaml, drop));
+  }
+  runs.push(await serveRun('sqlite, 1 server', 1, () => '  driver: sqlite\n  path: queue.db'));
+  const [pg1, pg2, sq] = runs;
+  console.log(`\n## End to end through \`serve\` (${fmt(EVENTS)} events after ${fmt(1000)} warm-up; /batch of 100 from 8 senders; 1 destination, concurrency 32; Extole stand-in answers 200 at once; everything on this one machine)\n`);
+  console.log(`- 2 servers vs 1 server on PostgreSQL: ${(pg2.endToEnd / pg1.endToEnd).toFixed(2)}× end to end, ${(pg2.ingest / pg1.ingest).toFixed(2)}× ingest`);
+  console.log(`- 1 PostgreSQL server vs 1 SQLite server: ${(pg1.endToEnd / sq.endToEnd).toFixed(2)}× end to end, ${(pg1.ingest / sq.ingest).toFixed(2)}× ingest`);
+  console.log('\n| setup | events/s end to end (ingest → delivered) | events/s ingest (all 200s) | duplicate deliveries |');
+  console.log('|---|---:|---:|---:|');
+  for (const r of runs) console.log(`| ${r.label} | ${fmt(r.endToEnd)} | ${fmt(r.ingest)} | ${r.duplicates} |`);
+  return runs;
+}
 
 async function main() {
   console.log(`# extole-stream scale-out bench — ${new Date().toISOString()}`);
@@ -166,7 +334,5 @@ async function main() {
   if (mode === 'queue' || mode === 'all') await benchQueue();
   if (mode === 'serve' || mode === 'all') await benchServe();
 }
-
-async function benchServe() {}
 
 await main();
