@@ -185,7 +185,9 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     const configPath = writeConfig(tmpDir, { serverPort, extoleUrl: extole.url, concurrency });
     const logFile = path.join(tmpDir, 'serve.log');
     const logFd = openSync(logFile, 'w');
-    serve = spawn(process.execPath, [BIN, 'serve', '--config', configPath], {
+    // BENCH_SERVE_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to look inside serve.
+    const nodeArgs = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    serve = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--config', configPath], {
       cwd: tmpDir,
       env: { ...process.env, BENCH_AMPLITUDE_API_KEY: API_KEY, BENCH_EXTOLE_TOKEN: 'bench-extole-token' },
       stdio: ['ignore', logFd, logFd],
