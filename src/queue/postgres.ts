@@ -155,7 +155,13 @@ interface PendingComplete {
 export class PostgresQueue implements Queue {
   readonly driver = 'postgres' as const;
   readonly schema: string;
+  /** Ingestion, reads, dead-letter tools: commits wait for the WAL flush (the server's default). */
   private readonly pool: pg.Pool;
+  /**
+   * Lease bookkeeping (claim, complete, retry, release, deadLetter): `synchronous_commit=off`,
+   * see the constructor.
+   */
+  private readonly settlePool: pg.Pool;
   private readonly t: { deliveries: string; deadLetters: string; dedup: string; migrations: string; schema: string };
   private opened = false;
   private closed = false;
@@ -199,9 +205,24 @@ export class PostgresQueue implements Queue {
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
       application_name: 'extole-stream',
     });
+    // Settle calls commit asynchronously (`synchronous_commit=off`): the commit returns before
+    // its WAL reaches the disk. A database crash can lose the last fraction of a second of them,
+    // which only brings rows back for another delivery (a duplicate, allowed after a crash; the
+    // same trade as the SQLite driver's synchronous=NORMAL), never an event: enqueue commits
+    // stay synchronous on `pool`, and the WAL is sequential, so a later synchronous commit also
+    // flushes every asynchronous one before it. It spares one WAL flush per claim and per
+    // completed batch.
+    this.settlePool = new pg.Pool({
+      connectionString: options.url,
+      max: Math.max(2, Math.ceil((options.poolSize ?? 10) / 2)),
+      connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+      application_name: 'extole-stream',
+      options: '-c synchronous_commit=off',
+    });
     // An idle connection that breaks (server restart, network) must not crash the process: the
     // pool drops it and the next query opens a new one.
     this.pool.on('error', () => {});
+    this.settlePool.on('error', () => {});
   }
 
   /** Creates the schema when missing and applies pending migrations, one transaction each. */
@@ -259,11 +280,14 @@ export class PostgresQueue implements Queue {
     }
   }
 
-  /** Runs one operation, turning every driver failure into QueueUnavailableError. */
-  private async run<T>(op: string, fn: (db: Db) => Promise<T>): Promise<T> {
+  /**
+   * Runs one operation, turning every driver failure into QueueUnavailableError. `settle` ops
+   * (lease bookkeeping) run on the asynchronous-commit pool.
+   */
+  private async run<T>(op: string, fn: (db: Db) => Promise<T>, pool: 'main' | 'settle' = 'main'): Promise<T> {
     this.check(op);
     try {
-      return await fn(this.pool);
+      return await fn(pool === 'settle' ? this.settlePool : this.pool);
     } catch (err) {
       throw unavailable(op, err);
     }
@@ -366,7 +390,7 @@ export class PostgresQueue implements Queue {
     }
     if (due.length === 0 || this.closed) return;
     // NOTIFY payloads are limited to 8000 bytes; destination names are short kebab-case.
-    this.pool.query('SELECT pg_notify($1, d) FROM unnest($2::text[]) AS d', [this.channel, due]).catch(() => {
+    this.settlePool.query('SELECT pg_notify($1, d) FROM unnest($2::text[]) AS d', [this.channel, due]).catch(() => {
       for (const d of due) this.lastNotice.delete(d); // try again with the next enqueue
     });
   }
@@ -450,7 +474,7 @@ export class PostgresQueue implements Queue {
       // RETURNING order is unspecified; callers expect run_at, then enqueue order.
       const rows = res.rows.sort((a, b) => compareInt(a.run_at, b.run_at) || compareInt(a.id, b.id));
       return rows.map(toItem);
-    });
+    }, 'settle');
   }
 
   /**
@@ -498,7 +522,7 @@ export class PostgresQueue implements Queue {
     const deleted = new Set<string>();
     for (let start = 0; start < valid.length; start += MAX_SETTLE_BATCH) {
       const part = valid.slice(start, start + MAX_SETTLE_BATCH);
-      const res = await this.pool.query<{ id: string; lease_token: string }>(
+      const res = await this.settlePool.query<{ id: string; lease_token: string }>(
         `DELETE FROM ${this.t.deliveries} AS q
          USING unnest($1::bigint[], $2::text[]) AS r(id, token)
          WHERE q.id = r.id AND q.lease_token = r.token
@@ -522,7 +546,7 @@ export class PostgresQueue implements Queue {
         [item.id, item.leaseToken, Math.trunc(runAt), Math.trunc(attempt.at), attempt.status, attempt.error],
       );
       return res.rowCount === 1;
-    });
+    }, 'settle');
   }
 
   async release(items: SettleRef[], runAt?: number): Promise<void> {
@@ -536,7 +560,7 @@ export class PostgresQueue implements Queue {
          WHERE q.id = r.id AND q.lease_token = r.token`,
         [valid.map((i) => i.id), valid.map((i) => i.leaseToken), runAt === undefined ? null : Math.trunc(runAt)],
       );
-    });
+    }, 'settle');
   }
 
   async deadLetter(item: SettleRef, dead: DeadLetterInput): Promise<boolean> {
@@ -569,7 +593,7 @@ export class PostgresQueue implements Queue {
         ],
       );
       return res.rowCount === 1;
-    });
+    }, 'settle');
   }
 
   async stats(now: number): Promise<Record<string, DestinationQueueStats>> {
@@ -648,7 +672,7 @@ export class PostgresQueue implements Queue {
     try {
       // Completions already accepted still reach the database.
       await this.completeFlush;
-      await this.pool.end();
+      await Promise.all([this.pool.end(), this.settlePool.end()]);
     } catch (err) {
       throw unavailable('close', err);
     }

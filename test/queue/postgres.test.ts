@@ -182,6 +182,22 @@ if (!unreachable) {
       }
     });
 
+    it('commits enqueues synchronously and lease bookkeeping asynchronously', async () => {
+      const schema = nextSchema();
+      schemas.push(schema);
+      const q = await opened(schema);
+      try {
+        // The pools are private; the split is what guarantees a 200 means a flushed commit.
+        const pools = q as unknown as { pool: pg.Pool; settlePool: pg.Pool };
+        const setting = async (pool: pg.Pool) => (await pool.query<{ s: string }>("SELECT current_setting('synchronous_commit') AS s")).rows[0]!.s;
+        expect(await setting(pools.settlePool)).toBe('off');
+        const server = await setting(pools.pool);
+        expect(server).not.toBe('off'); // the server's default (on here): enqueue waits for the flush
+      } finally {
+        await q.close();
+      }
+    });
+
     it('validates the schema name before it reaches SQL', () => {
       for (const bad of ['Public', 'a-b', 'x"; DROP TABLE y; --', '', '1abc', 'a'.repeat(64)]) {
         expect(() => new PostgresQueue({ url: URL, schema: bad })).toThrow(ConfigError);
