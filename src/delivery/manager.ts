@@ -156,6 +156,8 @@ export class DeliveryManager {
   private readonly retiring = new Set<Promise<void>>();
   private started = false;
   private stopped = false;
+  /** Ends the queue's enqueue notices (`Queue.onEnqueued`), when it has them. */
+  private unsubscribe: (() => void) | undefined;
 
   constructor(options: DeliveryManagerOptions) {
     this.shared = {
@@ -178,6 +180,9 @@ export class DeliveryManager {
     if (this.started || this.stopped) return;
     this.started = true;
     for (const worker of this.workers.values()) worker.start();
+    // Shared queues (postgres) announce rows other servers enqueued: claim them now, not at the
+    // next idle poll.
+    this.unsubscribe = this.shared.queue.onEnqueued?.((destination) => this.wake(destination));
   }
 
   /**
@@ -230,6 +235,7 @@ export class DeliveryManager {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.unsubscribe?.();
     const all = [...this.workers.values()].map((w) => w.stop(this.stopTimeoutMs));
     await Promise.all([...all, ...this.retiring]);
   }
