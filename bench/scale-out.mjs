@@ -11,13 +11,13 @@
  *        one and through two `serve` processes on PostgreSQL, and one on SQLite for reference.
  *
  * Environment: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test), BENCH_ROWS
- * (queue rows, default 5000), BENCH_EVENTS (serve events, default 20000), EXTOLE_STREAM_DIST
- * (built output, default ./dist). Each run uses a fresh schema and drops it afterwards.
+ * (queue rows, default 5000), BENCH_EVENTS (serve events, default 20000), BENCH_SETUPS (serve
+ * setups, default pg1,pg2,sqlite), EXTOLE_STREAM_DIST (built output, default ./dist). Each run uses a fresh schema and drops it afterwards.
  * Speed is measured here, never asserted in tests.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -253,6 +253,16 @@ function spawnServe(dir) {
   });
 }
 
+/** CPU time (user + system) a process has used, in ms (Linux /proc; 0 elsewhere). */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in USER_HZ (100)
+  } catch {
+    return 0;
+  }
+}
+
 /** Send events [from, from+count) in /batch requests of 100 from 8 senders, round-robin over `urls`. */
 async function send(urls, from, count) {
   let next = from;
@@ -288,12 +298,21 @@ async function serveRun(label, servers, queueYaml, cleanupQueue) {
     const WARM = 1000;
     await send(urls, 0, WARM);
     await extole.until(WARM);
+    const cpu0 = procs.map((p) => cpuMs(p.child.pid));
     const t0 = performance.now();
     await send(urls, WARM, EVENTS);
     const ingestMs = performance.now() - t0;
     await extole.until(WARM + EVENTS);
     const totalMs = performance.now() - t0;
-    return { label, servers, endToEnd: rate(EVENTS, totalMs), ingest: rate(EVENTS, ingestMs), duplicates: extole.requests - extole.seen.size };
+    const cpu = procs.reduce((sum, p, i) => sum + cpuMs(p.child.pid) - cpu0[i], 0);
+    return {
+      label,
+      servers,
+      endToEnd: rate(EVENTS, totalMs),
+      ingest: rate(EVENTS, ingestMs),
+      cpuPer1000: Math.round((cpu / EVENTS) * 1000),
+      duplicates: extole.requests - extole.seen.size,
+    };
   } finally {
     for (const p of procs) p.child.kill('SIGTERM');
     await Promise.all(procs.map((p) => p.exited));
@@ -308,23 +327,25 @@ async function benchServe() {
     const schema = nextSchema();
     return [(/* dir */) => `  driver: postgres\n  url: \${env:DATABASE_URL}\n  schema: ${schema}`, () => dropSchema(schema)];
   };
+  // BENCH_SETUPS=pg1,pg2,sqlite (default all three) picks the setups.
+  const setups = (process.env.BENCH_SETUPS ?? 'pg1,pg2,sqlite').split(',');
   const runs = [];
-  {
+  let pg1, pg2, sq;
+  if (setups.includes('pg1')) {
     const [yaml, drop] = pgQueue();
-    runs.push(await serveRun('postgres, 1 server', 1, yaml, drop));
+    runs.push((pg1 = await serveRun('postgres, 1 server', 1, yaml, drop)));
   }
-  {
+  if (setups.includes('pg2')) {
     const [yaml, drop] = pgQueue();
-    runs.push(await serveRun('postgres, 2 servers', 2, yaml, drop));
+    runs.push((pg2 = await serveRun('postgres, 2 servers', 2, yaml, drop)));
   }
-  runs.push(await serveRun('sqlite, 1 server', 1, () => '  driver: sqlite\n  path: queue.db'));
-  const [pg1, pg2, sq] = runs;
+  if (setups.includes('sqlite')) runs.push((sq = await serveRun('sqlite, 1 server', 1, () => '  driver: sqlite\n  path: queue.db')));
   console.log(`\n## End to end through \`serve\` (${fmt(EVENTS)} events after ${fmt(1000)} warm-up; /batch of 100 from 8 senders; 1 destination, concurrency 32; Extole stand-in answers 200 at once; everything on this one machine)\n`);
-  console.log(`- 2 servers vs 1 server on PostgreSQL: ${(pg2.endToEnd / pg1.endToEnd).toFixed(2)}× end to end, ${(pg2.ingest / pg1.ingest).toFixed(2)}× ingest`);
-  console.log(`- 1 PostgreSQL server vs 1 SQLite server: ${(pg1.endToEnd / sq.endToEnd).toFixed(2)}× end to end, ${(pg1.ingest / sq.ingest).toFixed(2)}× ingest`);
-  console.log('\n| setup | events/s end to end (ingest → delivered) | events/s ingest (all 200s) | duplicate deliveries |');
-  console.log('|---|---:|---:|---:|');
-  for (const r of runs) console.log(`| ${r.label} | ${fmt(r.endToEnd)} | ${fmt(r.ingest)} | ${r.duplicates} |`);
+  if (pg1 && pg2) console.log(`- 2 servers vs 1 server on PostgreSQL: ${(pg2.endToEnd / pg1.endToEnd).toFixed(2)}× end to end, ${(pg2.ingest / pg1.ingest).toFixed(2)}× ingest`);
+  if (pg1 && sq) console.log(`- 1 PostgreSQL server vs 1 SQLite server: ${(pg1.endToEnd / sq.endToEnd).toFixed(2)}× end to end, ${(pg1.ingest / sq.ingest).toFixed(2)}× ingest`);
+  console.log('\n| setup | events/s end to end (ingest → delivered) | events/s ingest (all 200s) | serve CPU ms per 1,000 events (all servers) | duplicate deliveries |');
+  console.log('|---|---:|---:|---:|---:|');
+  for (const r of runs) console.log(`| ${r.label} | ${fmt(r.endToEnd)} | ${fmt(r.ingest)} | ${fmt(r.cpuPer1000)} | ${r.duplicates} |`);
   return runs;
 }
 
