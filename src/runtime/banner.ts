@@ -122,7 +122,7 @@ export function bannerText(args: {
   }
   lines.push(`  ingest        POST ${args.url}/2/httpapi · /batch · /webhook/:project`);
   lines.push(
-    `  operate       GET /healthz · /readyz · /metrics · /status, POST /-/reload${args.adminToken ? ' (admin token)' : ' (loopback only)'}; SIGHUP reloads`,
+    `  operate       GET /healthz · /readyz · /metrics · /status · /events/live, POST /-/reload${args.adminToken ? ' (admin token)' : ' (loopback only)'}; SIGHUP reloads`,
   );
   const local = args.url.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://127.0.0.1:');
   const sample = pickSampleEvent(loaded, { revealKey: args.sandboxUrl !== null, env: args.env });

@@ -12,6 +12,7 @@ import type { DeliveryInput, IngestEvent, Queue } from '../queue/types.js';
 import type { Metrics } from '../metrics.js';
 import { normalizeEvent } from '../events/normalize.js';
 import { validateIngestEvent } from '../events/validate.js';
+import type { LiveRecord, LiveTap } from './live.js';
 
 /** Amplitude's error answer (HTTP V2 / Batch): `code` always equals the HTTP status. */
 export interface AmplitudeErrorBody {
@@ -134,6 +135,8 @@ export interface IngestTarget {
   dedupWindowMs: number;
   /** Tell delivery that rows were enqueued for these destinations. */
   wake?: (destinations: readonly string[]) => void;
+  /** The live view (`GET /events/live`): told every decision, only while someone listens. */
+  live?: LiveTap;
 }
 
 export interface IngestSummary {
@@ -164,9 +167,13 @@ export async function ingestEvents(
   const dropCounts = new Map<string, number>();
   const touched = new Set<string>();
   const rows: IngestEvent[] = new Array(events.length);
+  // The live view costs one boolean when nobody listens; decisions are kept only when someone does.
+  const live = target.live !== undefined && target.live.listening ? target.live : undefined;
+  const decisions: LiveRecord[][] | undefined = live ? new Array(events.length) : undefined;
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
     const deliveries: DeliveryInput[] = [];
+    const eventDecisions: LiveRecord[] | undefined = decisions ? (decisions[i] = []) : undefined;
     for (const transformer of target.transformers) {
       let outcome: Outcome;
       try {
@@ -176,6 +183,7 @@ export async function ingestEvents(
       } catch (err) {
         outcome = { outcome: 'drop', reason: 'mapping_error', message: err instanceof Error ? err.message : String(err) };
       }
+      if (eventDecisions) eventDecisions.push(liveDecision(event, project, opts, transformer.name, outcome));
       if (outcome.outcome === 'send') {
         deliveries.push({ destination: transformer.name, path: outcome.request.path, body: outcome.bodyJson });
         touched.add(transformer.name);
@@ -202,6 +210,10 @@ export async function ingestEvents(
     }
   }
   if (result.deliveries > 0 && touched.size > 0) target.wake?.([...touched]);
+  if (live && decisions) {
+    markDuplicates(rows, decisions, result.duplicates, dedup && target.dedupWindowMs > 0);
+    live.publish(decisions.flat());
+  }
   return {
     events: events.length,
     accepted: result.accepted,
@@ -209,4 +221,61 @@ export async function ingestEvents(
     deliveries: result.deliveries,
     dropped,
   };
+}
+
+/** One live-view record of a transformer's decision (no event data beyond type and insert_id). */
+function liveDecision(event: AmplitudeEvent, project: string, opts: { endpoint: string; now: number }, destination: string, outcome: Outcome): LiveRecord {
+  const record: LiveRecord = {
+    time: opts.now,
+    stage: 'ingest',
+    project,
+    endpoint: opts.endpoint,
+    insert_id: typeof event.insert_id === 'string' && event.insert_id !== '' ? event.insert_id : null,
+    event_type: typeof event.event_type === 'string' ? event.event_type : null,
+    destination,
+    outcome: outcome.outcome,
+  };
+  if (outcome.outcome === 'drop') {
+    record.reason = outcome.reason;
+    if (outcome.message !== undefined) record.message = outcome.message;
+  } else {
+    record.request = { method: 'POST', path: outcome.request.path, body: outcome.request.body };
+  }
+  return record;
+}
+
+/**
+ * Turn the decisions of events the queue skipped as repeats into `duplicate`. The queue reports
+ * how many were repeats, not which: a repeat of an insert_id earlier in the same request surely
+ * is one, and when the count says every eligible event was, all are. Otherwise the events that
+ * might be are flagged `possible_duplicate` instead of guessed.
+ */
+function markDuplicates(rows: readonly IngestEvent[], decisions: LiveRecord[][], duplicates: number, dedupOn: boolean): void {
+  if (duplicates <= 0 || !dedupOn) return;
+  const seen = new Set<string>();
+  const repeats: number[] = [];
+  const firsts: number[] = [];
+  for (let i = 0; i < rows.length; i++) {
+    const id = rows[i]!.insertId;
+    if (id === null) continue;
+    if (seen.has(id)) repeats.push(i);
+    else {
+      seen.add(id);
+      firsts.push(i);
+    }
+  }
+  const mark = (i: number): void => {
+    for (const r of decisions[i]!) {
+      r.outcome = 'duplicate';
+      delete r.reason;
+      delete r.request;
+      r.message = 'insert_id seen within the de-duplication window: counted as ingested, not enqueued again';
+    }
+  };
+  if (duplicates === repeats.length + firsts.length) {
+    for (const i of [...firsts, ...repeats]) mark(i);
+    return;
+  }
+  for (const i of repeats) mark(i);
+  if (duplicates > repeats.length) for (const i of firsts) for (const r of decisions[i]!) r.possible_duplicate = true;
 }

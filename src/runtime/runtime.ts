@@ -22,6 +22,7 @@ import { ConfigError, QueueUnavailableError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { createLogger, type Redactor } from './logger.js';
 import { ingestEvents, type IngestSummary, type IngestTarget } from './ingest.js';
+import { LiveHub, observeSettlements, type LiveStats } from './live.js';
 import type { AmplitudeEvent } from '../generated/amplitude-event.js';
 
 /** Default Extole host (SPEC §9) when a destination leaves `base_url` out. */
@@ -130,6 +131,8 @@ export interface RuntimeStatus {
   delivery: unknown[];
   counters: Record<string, Record<string, number>>;
   last_reload: ReloadResult | null;
+  /** The live view: connected viewers, lines dropped because a viewer lagged. */
+  live: LiveStats;
 }
 
 function sha256(text: string): Buffer {
@@ -156,6 +159,8 @@ export class Runtime {
   readonly delivery: DeliveryManager | undefined;
   readonly clock: Clock;
   readonly deliveryBaseUrl: string | undefined;
+  /** `GET /events/live`: ingestion decisions and delivery results for whoever listens. */
+  readonly live: LiveHub;
   private activeConfig: ActiveConfig;
   private lastReloadResult: ReloadResult | null = null;
   private queueOpen = false;
@@ -176,6 +181,7 @@ export class Runtime {
     metrics: Metrics;
     delivery: DeliveryManager | undefined;
     clock: Clock;
+    live: LiveHub;
   }) {
     this.options = args.options;
     this.activeConfig = args.active;
@@ -186,6 +192,7 @@ export class Runtime {
     this.delivery = args.delivery;
     this.clock = args.clock;
     this.deliveryBaseUrl = args.options.deliveryBaseUrl;
+    this.live = args.live;
   }
 
   /**
@@ -209,10 +216,13 @@ export class Runtime {
     } catch (err) {
       throw new QueueUnavailableError(`cannot open the ${queue.driver} queue: ${loaded.redact(errorText(err))}`, { cause: err });
     }
+    // Every line of the live view goes through every redactor this runtime will ever have.
+    const live = new LiveHub({ redact: (text) => redactors.reduce((out, r) => r(out), text) });
     let delivery: DeliveryManager | undefined;
     if (options.delivery !== false) {
       delivery = new DeliveryManager({
-        queue,
+        // Delivery results reach the live view through the queue's settle calls.
+        queue: observeSettlements(queue, live, () => clock.now()),
         metrics,
         logger,
         clock,
@@ -221,7 +231,7 @@ export class Runtime {
         destinations: active.deliveryDestinations,
       });
     }
-    const runtime = new Runtime({ options, active, queue, logger, redactors, metrics, delivery, clock });
+    const runtime = new Runtime({ options, active, queue, logger, redactors, metrics, delivery, clock, live });
     runtime.queueOpen = true;
     runtime.setConfigInfo();
     if (delivery) {
@@ -327,6 +337,7 @@ export class Runtime {
       queue: this.queue,
       metrics: this.metrics,
       dedupWindowMs: active.dedupWindowMs,
+      live: this.live,
       wake: (destinations) => {
         if (!this.delivery) return;
         for (const d of destinations) this.delivery.wake(d);
@@ -517,6 +528,7 @@ export class Runtime {
       delivery: this.delivery ? (this.delivery.status() as unknown[]) : [],
       counters,
       last_reload: this.lastReloadResult,
+      live: this.live.stats(),
     };
     if (queueError) status.queue.error = queueError;
     // Belt and braces: nothing in the status may carry a secret value.
@@ -528,6 +540,7 @@ export class Runtime {
     if (!this.closing) {
       this.closing = (async () => {
         if (this.pruneTimer) clearInterval(this.pruneTimer);
+        this.live.closeAll();
         try {
           await this.delivery?.stop();
         } catch (err) {

@@ -5,7 +5,8 @@
  *   Amplitude answers (`code` always equals the HTTP status), 200 only after the queue commit.
  * - `POST /webhook/:project`: Amplitude's Webhook destination (Export-shape events,
  *   `Authorization: Bearer <that project's api_key>`).
- * - `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /status` (admin), `POST /-/reload` (admin).
+ * - `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /status` (admin), `POST /-/reload` (admin),
+ *   `GET /events/live` (admin; Server-Sent Events of every ingestion decision and delivery result).
  *
  * Every answer is JSON with `code` = status, including 404/405/415 and fastify's own errors,
  * because Amplitude SDKs read `code` from the body to decide whether to retry.
@@ -18,6 +19,7 @@ import type { ActiveConfig, Runtime } from '../runtime/runtime.js';
 import { AMPLITUDE_ERRORS, prepareEvents, type AmplitudeErrorBody, type EventShape } from '../runtime/ingest.js';
 import { HttpError, payloadTooLarge, readBody } from './body.js';
 import { bearerToken, findProjectByKey, isLoopback, secretEquals } from './auth.js';
+import { parseLiveQuery } from '../runtime/live.js';
 
 /** Which limit applies to a route's body. */
 type BodyKind = 'httpapi' | 'batch' | 'admin';
@@ -143,6 +145,8 @@ export function buildServer(runtime: Runtime, options: BuildServerOptions = {}):
   });
   app.addHook('preClose', async () => {
     closing = true;
+    // Live-view streams never end by themselves; close() would wait for them forever.
+    runtime.live.closeAll();
   });
 
   app.setErrorHandler((err: Error & { statusCode?: number; code?: string; validation?: unknown }, request, reply) => {
@@ -295,6 +299,17 @@ export function buildServer(runtime: Runtime, options: BuildServerOptions = {}):
 
   app.get('/status', { preHandler: admin }, async (_request, reply) => reply.send({ code: 200, ...(await runtime.status()) }));
   methodNotAllowed('/status', 'GET, HEAD');
+
+  // Live view: `?destination=a,b&project=p&outcome=drop,duplicate&full=1`. Hijacked: the stream
+  // is written by the hub, outside fastify's reply cycle.
+  app.get('/events/live', { preHandler: admin, exposeHeadRoute: false }, async (request, reply) => {
+    const parsed = parseLiveQuery(request.query as Record<string, unknown>);
+    if (!parsed.ok) return sendError(reply, { code: 400, error: parsed.error });
+    reply.hijack();
+    runtime.live.attach(reply.raw, parsed.filter);
+    return reply;
+  });
+  methodNotAllowed('/events/live', 'GET');
 
   app.post('/-/reload', { preHandler: admin, config: { bodyKind: 'admin' } }, async (_request, reply) => {
     const result = await runtime.reload();
