@@ -9,7 +9,8 @@ export type Severity = 'error' | 'warning';
  * - yaml-syntax, duplicate-key, alias-limit, file-read, no-config, no-destinations
  * - schema (type/enum/required/const…), unknown-key, invalid-size, invalid-duration
  * - unknown-project, duplicate-destination
- * - jsonata-syntax, jsonata-eval
+ * - jsonata-syntax, jsonata-eval, jsonata-unsafe-regex (a regex with nested repetition, e.g.
+ *   `(a+)+`, which can backtrack exponentially and cannot be interrupted; `serve` refuses it too)
  * - secret-literal (literal value in a secret field), secret-misplaced (reference outside a
  *   secret field), secret-unset (warning: env var unset / file missing), secret-invalid
  *   (bad reference syntax, value with a newline)
@@ -30,6 +31,7 @@ export type RuleId =
   | 'duplicate-destination'
   | 'jsonata-syntax'
   | 'jsonata-eval'
+  | 'jsonata-unsafe-regex'
   | 'secret-literal'
   | 'secret-misplaced'
   | 'secret-unset'

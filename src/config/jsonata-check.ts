@@ -1,5 +1,7 @@
 /**
- * Static checks of one JSONata expression: syntax, the `$eval` ban, and event field names
+ * Static checks of one JSONata expression: syntax, the `$eval` ban, regular expressions that can
+ * backtrack exponentially (the same test `compileExpression` applies, so a config that validates
+ * also starts), and event field names
  * (first path steps evaluated on the event itself) against schemas/amplitude-event.schema.json.
  * Offsets are character indexes into the expression; the caller maps them into the YAML file.
  */
@@ -8,6 +10,7 @@ import type { RuleId, Severity } from './diagnostics.js';
 import { loadSchema } from './schemas.js';
 import { isPlainObject } from './schema-walk.js';
 import { suggest } from './schema-validate.js';
+import { nestedRepetition } from '../compile/regex-safety.js';
 
 export interface ExpressionProblem {
   /** Index into the expression where the problem starts. */
@@ -53,6 +56,17 @@ export function checkExpression(source: string): ExpressionProblem[] {
         message: '$eval is not allowed: it evaluates text as an expression at run time, beyond validation and guardrails',
       });
     }
+    if (node.type === 'regex' && node.value instanceof RegExp) {
+      const why = nestedRepetition(node.value.source);
+      if (why !== undefined) {
+        problems.push({
+          offset: regexStart(source, node.position, node.value),
+          severity: 'error', rule: 'jsonata-unsafe-regex',
+          // Same words as compileExpression's refusal at `serve`.
+          message: `regular expression /${node.value.source}/ is not allowed: ${why}`,
+        });
+      }
+    }
   }
   const fields = amplitudeEventFields();
   checkRootPaths(ast, (step) => {
@@ -74,6 +88,16 @@ function syntaxErrorOffset(source: string, e: { position?: number; token?: unkno
   const end = Math.min(e.position, source.length);
   const token = typeof e.token === 'string' && e.token !== '(end)' ? e.token : '';
   return Math.max(0, end - token.length);
+}
+
+/** Index of the opening `/` of a regex literal; jsonata's `position` is just past its flags. */
+function regexStart(source: string, position: number | undefined, regex: RegExp): number {
+  let end = Math.min(position ?? source.length, source.length);
+  while (end > 0 && /[a-z]/i.test(source[end - 1]!)) end--;
+  // end - 1 is the closing slash; the pattern text usually equals RegExp#source.
+  const guess = end - 2 - regex.source.length;
+  if (guess >= 0 && source[guess] === '/') return guess;
+  return Math.max(0, source.lastIndexOf('/', end - 2));
 }
 
 /** Start of a name step: `position` is the index past it, past the closing backtick if quoted. */

@@ -124,6 +124,19 @@ const CASES: Record<string, Case> = {
     ],
     messages: ['$eval is not allowed', '$eval is not allowed'],
   },
+  'jsonata-unsafe-regex': {
+    // At the regex literal's opening slash INSIDE the expression, whatever the scalar style.
+    expected: [
+      'destinations/regex.yaml:6:31 error jsonata-unsafe-regex', // plain
+      'destinations/regex.yaml:8:37 error jsonata-unsafe-regex', // single-quoted, with flags
+      'destinations/regex.yaml:14:16 error jsonata-unsafe-regex', // block literal, in a block
+    ],
+    messages: [
+      'events[0].where: regular expression /^(\\w+\\s?)*$/ is not allowed: a repeated group contains repetition',
+      'mapping.event_name: regular expression /(a|b+)+x/ is not allowed',
+      'mapping.data.nested: regular expression /((ab)*)+$/ is not allowed',
+    ],
+  },
   'secret-literal': {
     expected: ['destinations/literal.yaml:3:17 error secret-literal'],
     messages: ["'extole.access_token' holds a literal value"],
