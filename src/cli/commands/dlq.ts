@@ -12,7 +12,7 @@
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { Runtime } from '../../runtime/runtime.js';
+import type { Runtime } from '../../runtime/runtime.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterReason } from '../../queue/types.js';
 import type { AmplitudeEvent } from '../../generated/amplitude-event.js';
 import type { DropReason } from '../../compile/types.js';
@@ -127,6 +127,8 @@ export function register(program: Command, ctx: CliContext): void {
 async function withRuntime(ctx: CliContext, configPath: string | undefined, fn: (runtime: Runtime) => Promise<number>): Promise<number> {
   let runtime: Runtime;
   try {
+    // The runtime (queue drivers, compile stack) loads only when a dlq command runs.
+    const { Runtime } = await import('../../runtime/runtime.js');
     runtime = await Runtime.start({
       configPath,
       cwd: ctx.cwd,

@@ -1,7 +1,14 @@
 import { Option, type Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { configOption } from '../main.js';
-import { computePlan, DEFAULT_MAX_DIFFS, renderPlanResult, PLAN_FORMATS, type PlanFormat } from '../../plan/index.js';
+import { PLAN_FORMATS, type PlanFormat } from '../../plan/render.js';
+
+/**
+ * `--max-diffs` default, as text for the help. Equal to `DEFAULT_MAX_DIFFS` of src/plan/plan.ts
+ * (test/cli/lazy-commands.test.ts checks): importing it from there would load the whole plan
+ * and compile stack at start-up.
+ */
+export const MAX_DIFFS_DEFAULT = '10';
 
 interface PlanFlags {
   base: string;
@@ -25,7 +32,7 @@ export function register(program: Command, ctx: CliContext): void {
     .requiredOption('--base <ref>', 'git REF to compare the working tree with, e.g. origin/main')
     .option('--events <glob>', 'plan with these event files only (JSON lines or a JSON array) instead of samples + tests')
     .addOption(new Option('--format <format>', 'output format').choices([...PLAN_FORMATS]).default('text'))
-    .option('--max-diffs <n>', 'changed events shown per destination', String(DEFAULT_MAX_DIFFS))
+    .option('--max-diffs <n>', 'changed events shown per destination', MAX_DIFFS_DEFAULT)
     .action(async (flags: PlanFlags, cmd: Command) => {
       const maxDiffs = Number(flags.maxDiffs);
       if (!Number.isInteger(maxDiffs) || maxDiffs < 0) {
@@ -33,6 +40,8 @@ export function register(program: Command, ctx: CliContext): void {
         ctx.exitCode = 2;
         return;
       }
+      // git, the config and compile stack load only when plan runs.
+      const { computePlan, renderPlanResult } = await import('../../plan/index.js');
       let result;
       try {
         result = await computePlan({

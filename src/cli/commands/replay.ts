@@ -12,9 +12,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { configOption } from '../main.js';
-import { Runtime } from '../../runtime/runtime.js';
-import { prepareEvents, type IngestSummary } from '../../runtime/ingest.js';
-import { readExportLines } from '../../runtime/export-files.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { IngestSummary } from '../../runtime/ingest.js';
 import type { AmplitudeEvent } from '../../generated/amplitude-event.js';
 import type { DropReason } from '../../compile/types.js';
 
@@ -63,6 +62,12 @@ export async function replay(ctx: CliContext, files: string[], opts: ReplayOptio
     err(`extole-stream replay: no such file: ${absent.map((f) => path.relative(ctx.cwd, f)).join(', ')}`);
     return 2;
   }
+  // The runtime (queue drivers, compile stack) loads only when replay runs.
+  const [{ Runtime }, { prepareEvents }, { readExportLines }] = await Promise.all([
+    import('../../runtime/runtime.js'),
+    import('../../runtime/ingest.js'),
+    import('../../runtime/export-files.js'),
+  ]);
   let runtime: Runtime;
   try {
     runtime = await Runtime.start({

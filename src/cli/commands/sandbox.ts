@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { startSandbox } from '../../extole/sandbox.js';
 import type { CliContext } from '../context.js';
 
 /**
@@ -28,6 +27,8 @@ export function register(program: Command, ctx: CliContext): void {
         return;
       }
 
+      // Loaded only when the command runs: other commands do not pay for undici/ajv.
+      const { startSandbox } = await import('../../extole/sandbox.js');
       let sandbox;
       try {
         sandbox = await startSandbox({

@@ -8,10 +8,8 @@ import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { configOption } from '../main.js';
-import { Runtime } from '../../runtime/runtime.js';
-import { bannerText } from '../../runtime/banner.js';
-import { buildServer } from '../../server/app.js';
-import { startSandbox, type Sandbox } from '../../extole/sandbox.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { Sandbox } from '../../extole/sandbox.js';
 import { UsageError } from '../../errors.js';
 
 /** Whole shutdown budget (SPEC: exit within 30 s); the HTTP part gets a share of it. */
@@ -65,6 +63,13 @@ export async function serve(ctx: CliContext, opts: ServeOptions): Promise<number
     err(`extole-stream serve: ${(e as Error).message}`);
     return 2;
   }
+  // The server stack (fastify, the queue drivers, undici, prom-client…) loads only when serving.
+  const [{ Runtime }, { bannerText }, { buildServer }, { startSandbox }] = await Promise.all([
+    import('../../runtime/runtime.js'),
+    import('../../runtime/banner.js'),
+    import('../../server/app.js'),
+    import('../../extole/sandbox.js'),
+  ]);
 
   let sandbox: Sandbox | undefined;
   if (opts.sandbox) {

@@ -1,8 +1,6 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { formatTestReport, type TestReporter } from '../../testing/reporters.js';
-import { runDestinationTests } from '../../testing/run-tests.js';
-import { loadCommandConfig, requireValidConfig } from '../command-config.js';
+import type { TestReporter } from '../../testing/reporters.js';
 import type { CliContext } from '../context.js';
 
 /**
@@ -17,6 +15,12 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--destination <name>', 'only this destination')
     .addOption(new Option('--reporter <reporter>', 'output format').choices(['text', 'json', 'junit']).default('text'))
     .action(async (opts: { destination?: string; reporter: TestReporter }, cmd: Command) => {
+      // Loaded here, not at start-up: other commands do not pay for the config and compile stack.
+      const [{ loadCommandConfig, requireValidConfig }, { runDestinationTests }, { formatTestReport }] = await Promise.all([
+        import('../command-config.js'),
+        import('../../testing/run-tests.js'),
+        import('../../testing/reporters.js'),
+      ]);
       const config = await loadCommandConfig(cmd, ctx);
       if (config === undefined || !requireValidConfig(config, ctx, 'test')) return;
       let report;

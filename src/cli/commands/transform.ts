@@ -2,12 +2,8 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
-import { compileDestination } from '../../compile/transformer.js';
 import type { Transformer } from '../../compile/types.js';
-import { displayPath } from '../../testing/run-tests.js';
-import { loadCommandConfig, requireValidConfig } from '../command-config.js';
 import type { CliContext } from '../context.js';
-import { dryRun } from '../dry-run.js';
 
 interface TransformOptions {
   destination?: string;
@@ -29,6 +25,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--project <key>', 'project the events come from (default: the first project)')
     .argument('[files...]', 'event files; none or "-" reads stdin')
     .action(async (files: string[], opts: TransformOptions, cmd: Command) => {
+      // Loaded here, not at start-up: other commands do not pay for the config and compile stack.
+      const [{ loadCommandConfig, requireValidConfig }, { compileDestination }, { displayPath }, { dryRun }] = await Promise.all([
+        import('../command-config.js'),
+        import('../../compile/transformer.js'),
+        import('../../testing/run-tests.js'),
+        import('../dry-run.js'),
+      ]);
       const config = await loadCommandConfig(cmd, ctx);
       if (config === undefined || !requireValidConfig(config, ctx, 'transform')) return;
 

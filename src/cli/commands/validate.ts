@@ -1,9 +1,6 @@
 import { Option, type Command } from 'commander';
-import { formatDiagnostics } from '../../config/format.js';
 import type { LoadedConfig } from '../../config/model.js';
-import { configExitCode, loadCommandConfig, plural } from '../command-config.js';
 import type { CliContext } from '../context.js';
-import { displayPath } from '../../testing/run-tests.js';
 
 type Format = 'text' | 'json' | 'github';
 
@@ -18,18 +15,29 @@ export function register(program: Command, ctx: CliContext): void {
     .description('check the config: schema, references, JSONata (no $eval), secrets rules')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'github']).default('text'))
     .action(async (opts: { format: Format }, cmd: Command) => {
+      // Loaded here, not at start-up: `--version` and other commands do not pay for them.
+      const [{ configExitCode, loadCommandConfig, plural }, { formatDiagnostics }, { displayPath }] = await Promise.all([
+        import('../command-config.js'),
+        import('../../config/format.js'),
+        import('../../testing/run-tests.js'),
+      ]);
       const config = await loadCommandConfig(cmd, ctx);
       if (config === undefined) return;
       let out = formatDiagnostics(config.diagnostics, opts.format, { cwd: ctx.cwd });
       if (out !== '' && !out.endsWith('\n')) out += '\n';
-      if (opts.format === 'text') out += summary(config, ctx.cwd);
+      if (opts.format === 'text') out += summary(config, ctx.cwd, displayPath, plural);
       ctx.stdout.write(config.redact(out));
       ctx.exitCode = configExitCode(config);
     });
 }
 
 /** The last line of the text format, e.g. `✓ extole.config.yaml is valid: 2 projects, 3 destinations, 18 tests`. */
-function summary(config: LoadedConfig, cwd: string): string {
+function summary(
+  config: LoadedConfig,
+  cwd: string,
+  displayPath: (file: string, cwd: string) => string,
+  plural: (n: number, word: string) => string,
+): string {
   const file = displayPath(config.rootFile, cwd);
   if (config.diagnostics.some((d) => d.severity === 'error')) return `✗ ${file} is invalid\n`;
   const tests = config.destinations.reduce((n, d) => n + (d.definition.tests?.length ?? 0), 0);
