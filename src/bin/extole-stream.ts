@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { main } from '../cli/main.js';
+import { hardExitOnStop, hardExitTimeout } from './hard-exit.js';
 
 const controller = new AbortController();
 main(process.argv.slice(2), {
@@ -9,6 +10,13 @@ main(process.argv.slice(2), {
   cwd: process.cwd(),
   env: process.env,
   signal: controller.signal,
+  // serve's stop signal arms an unref'd timer: whatever is still open, the process ends within 30 s.
+  shutdown: hardExitOnStop({
+    timeoutMs: hardExitTimeout(process.env),
+    // The one place the program ends itself (a clean run simply lets the event loop drain).
+    exit: (code) => process.exit(code),
+    write: (text) => void process.stderr.write(text),
+  }),
 }).then(
   (code) => {
     process.exitCode = code;

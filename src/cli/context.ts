@@ -11,6 +11,17 @@ export interface CliContext {
   exitCode: number;
   /** Resolves when a long-running command (serve, sandbox) should stop; tests may call `stop()`. */
   signal?: AbortSignal;
+  /**
+   * Told by `serve` when a stop signal arrived and when its shutdown finished (`clean`: the
+   * queue closed in time). src/bin arms its hard-exit fallback with it (SPEC §5: exit within 30 s).
+   */
+  shutdown?: ShutdownListener;
+}
+
+/** See `CliContext.shutdown`. */
+export interface ShutdownListener {
+  requested(reason: string): void;
+  finished(clean: boolean): void;
 }
 
 /** Global options every command has. */

@@ -166,8 +166,10 @@ export async function serve(ctx: CliContext, opts: ServeOptions): Promise<number
   }
 
   const reason = await stopped;
+  ctx.shutdown?.requested(reason);
   err(`extole-stream serve: ${reason}: stopping (no new requests; finishing in-flight work)`);
   const started = Date.now();
+  let clean = false;
   try {
     // 1. Stop accepting; let requests in flight get their answer (their commit or 503).
     const httpClosed = await withTimeout(app.close(), HTTP_DRAIN_MS);
@@ -180,6 +182,8 @@ export async function serve(ctx: CliContext, opts: ServeOptions): Promise<number
     const runtimeClosed = await withTimeout(runtime.close(), left);
     if (runtimeClosed === 'timeout') {
       err('extole-stream serve: delivery did not stop in time; leased events come back after their lease');
+    } else {
+      clean = true;
     }
     await withTimeout(sandbox?.close() ?? Promise.resolve(), 2000);
   } finally {
@@ -189,5 +193,6 @@ export async function serve(ctx: CliContext, opts: ServeOptions): Promise<number
     ctx.signal?.removeEventListener('abort', onAbort);
   }
   err(`extole-stream serve: stopped after ${Date.now() - started} ms`);
+  ctx.shutdown?.finished(clean);
   return 0;
 }
