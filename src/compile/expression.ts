@@ -39,6 +39,13 @@ export interface CompiledExpression {
   readonly sync: boolean;
   /** Evaluate on one input; throws (or rejects with) a `MappingError`. */
   evaluate(input: unknown): unknown | Promise<unknown>;
+  /**
+   * Present when `sync`: `evaluate` without wrapping what it throws. The thrown value is the raw
+   * error (jsonata-shaped, or a MappingError for a result that is not JSON);
+   * `mappingErrorMessage(err)` gives the message `evaluate`'s MappingError would have. For hot
+   * loops that turn a failure into a drop and never need the error object.
+   */
+  readonly run?: (input: unknown) => unknown;
 }
 
 /** How to compile (not limits): additive knobs, all optional. */
@@ -98,18 +105,24 @@ export function compileExpression(
   }
 
   if (fast !== undefined) {
-    const run = fast;
+    const compiled = fast;
+    const maxLength = limits.maxSequenceLength;
+    const run = (input: unknown): unknown => {
+      const result = compiled(input);
+      // Strings, booleans and no result are plain JSON already (most mapping results).
+      if (typeof result === 'string' || typeof result === 'boolean' || result === undefined) return result;
+      return toPlainJson(result, maxLength, 0);
+    };
     return {
       source,
       sync: true,
+      run,
       evaluate(input: unknown): unknown {
-        let result: unknown;
         try {
-          result = run(input);
+          return run(input);
         } catch (err) {
           throw toMappingError(err);
         }
-        return toPlainJson(result, limits.maxSequenceLength, 0);
       },
     };
   }
@@ -145,17 +158,30 @@ export function toMappingError(err: unknown): MappingError {
   if (err instanceof MappingError) return err;
   if (typeof err === 'object' && err !== null) {
     const e = err as JsonataErrorLike;
+    return new MappingError(mappingErrorMessage(err), {
+      jsonataCode: typeof e.code === 'string' ? e.code : undefined,
+      position: typeof e.position === 'number' ? e.position : undefined,
+      cause: err,
+    });
+  }
+  return new MappingError(mappingErrorMessage(err), { cause: err });
+}
+
+/**
+ * `toMappingError(err).message` without building the error: jsonata's code, message and
+ * position as `CODE: message (at character N)`.
+ */
+export function mappingErrorMessage(err: unknown): string {
+  if (err instanceof MappingError) return err.message;
+  if (typeof err === 'object' && err !== null) {
+    const e = err as JsonataErrorLike;
     const code = typeof e.code === 'string' ? e.code : undefined;
     const position = typeof e.position === 'number' ? e.position : undefined;
     const text = typeof e.message === 'string' && e.message.length > 0 ? e.message : 'evaluation failed';
     const where = position === undefined ? '' : ` (at character ${position})`;
-    return new MappingError(code === undefined ? text + where : `${code}: ${text}${where}`, {
-      jsonataCode: code,
-      position,
-      cause: err,
-    });
+    return code === undefined ? text + where : `${code}: ${text}${where}`;
   }
-  return new MappingError(`evaluation failed: ${String(err)}`, { cause: err });
+  return `evaluation failed: ${String(err)}`;
 }
 
 /**

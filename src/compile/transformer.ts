@@ -9,7 +9,13 @@ import type { AmplitudeEvent } from '../generated/amplitude-event.js';
 import type { Destination } from '../generated/destination.js';
 import { USER_AGENT } from '../version.js';
 import { DEFAULT_BASE_URL, DEFAULT_ENDPOINT, endpointPath } from '../extole/request.js';
-import { compileExpression, type CompiledExpression, type CompileExpressionOptions, type Guardrails } from './expression.js';
+import {
+  compileExpression,
+  type CompiledExpression,
+  type CompileExpressionOptions,
+  type Guardrails,
+  mappingErrorMessage,
+} from './expression.js';
 import { MappingError } from './errors.js';
 import { isJsonObject, isTruthy, setOwn } from './json.js';
 import type { DropReason, ExtoleRequest, ExtoleRequestBody, Outcome, Transformer } from './types.js';
@@ -165,7 +171,11 @@ class CompiledTransformer implements Transformer {
   // sync one must not create a Promise or a generator per event (the hot path), and evaluation
   // must stop at the first drop (no expression runs for an event already dropped).
 
-  /** SPEC §3.1 when every expression is synchronous: no Promise anywhere. */
+  /**
+   * SPEC §3.1 when every expression is synchronous: no Promise anywhere. Expressions are called
+   * through `run` (every sync expression has it): a failure becomes a drop with the message
+   * `evaluate` would have thrown, without building the MappingError.
+   */
   private transformSync(event: AmplitudeEvent, project: string): Outcome {
     const gate = this.gate(project);
     if (gate !== undefined) return gate;
@@ -180,7 +190,7 @@ class CompiledTransformer implements Transformer {
       }
       let match: unknown;
       try {
-        match = row.where.evaluate(event);
+        match = row.where.run!(event);
       } catch (err) {
         return mappingDrop(row.label, err);
       }
@@ -194,13 +204,13 @@ class CompiledTransformer implements Transformer {
     let email: string | undefined;
     let partnerUserId: string | undefined;
     try {
-      email = asEmail(this.email.evaluate(event));
+      email = asEmail(this.email.run!(event));
     } catch (err) {
       return mappingDrop('identity.email', err);
     }
     if (this.partnerUserId !== undefined) {
       try {
-        partnerUserId = asIdentity(this.partnerUserId.evaluate(event));
+        partnerUserId = asIdentity(this.partnerUserId.run!(event));
       } catch (err) {
         return mappingDrop('identity.partner_user_id', err);
       }
@@ -211,14 +221,14 @@ class CompiledTransformer implements Transformer {
     let eventTime: unknown;
     if (this.eventName !== undefined) {
       try {
-        eventName = this.eventName.evaluate(event);
+        eventName = this.eventName.run!(event);
       } catch (err) {
         return mappingDrop('mapping.event_name', err);
       }
     }
     if (this.eventTime !== undefined) {
       try {
-        eventTime = this.eventTime.evaluate(event);
+        eventTime = this.eventTime.run!(event);
       } catch (err) {
         return mappingDrop('mapping.event_time', err);
       }
@@ -227,7 +237,7 @@ class CompiledTransformer implements Transformer {
     for (const mapping of this.data) {
       let value: unknown;
       try {
-        value = mapping.expression.evaluate(event);
+        value = mapping.expression.run!(event);
       } catch (err) {
         return mappingDrop(mapping.label, err);
       }
@@ -500,6 +510,5 @@ function describe(value: unknown): string {
 }
 
 function mappingDrop(label: string, err: unknown): Outcome {
-  const message = err instanceof Error ? err.message : String((err as { message?: unknown })?.message ?? err);
-  return { outcome: 'drop', reason: 'mapping_error', message: `${label}: ${message}` };
+  return { outcome: 'drop', reason: 'mapping_error', message: `${label}: ${mappingErrorMessage(err)}` };
 }

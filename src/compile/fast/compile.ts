@@ -9,6 +9,7 @@
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { BUILTINS, JSONATA_ENVIRONMENT_NAMES } from './functions.js';
+import { typeBit } from './signature.js';
 import {
   annotate,
   append,
@@ -112,7 +113,7 @@ export function compileNode(node: unknown, opts: { step?: boolean } = {}): Evalu
   const group = node.type !== 'path' && node.group !== undefined ? compileGroupSpec(node.group) : undefined;
   const keepArray = node.keepArray === true;
   if (filters.length === 0 && group === undefined) {
-    if (NEVER_SEQUENCE.has(nodeKind(node))) return core;
+    if (NEVER_SEQUENCE.has(nodeKind(node)) || (NORMALIZED.has(core) && !keepArray)) return core;
     return (input, env) => normalizeResult(core(input, env), keepArray);
   }
   return (input, env) => {
@@ -125,6 +126,33 @@ export function compileNode(node: unknown, opts: { step?: boolean } = {}): Evalu
 
 /** Node kinds whose core never yields a jsonata sequence (so the unwrapping step is a no-op). */
 const NEVER_SEQUENCE = new Set(['string', 'number', 'value', 'binary', 'unary-', 'unary{', 'unary[']);
+
+/**
+ * Cores whose result needs no unwrapping either: they return a value that is not a sequence, or
+ * one already unwrapped by `normalizeResult(…, false)`, which is idempotent (a normalized sequence
+ * has 2+ items, or 1 and KEEP_SINGLETON, and is returned as is). compileNode still wraps a node
+ * with `keepArray` (its flag must be set on a sequence result).
+ */
+const NORMALIZED = new WeakSet<Evaluator>();
+
+function normalized(evaluate: Evaluator): Evaluator {
+  NORMALIZED.add(evaluate);
+  return evaluate;
+}
+
+/** A literal node without decorations: its value is known at compile time. */
+function literalValue(node: unknown): { value: unknown } | undefined {
+  if (!isNode(node)) return undefined;
+  if (node.type !== 'string' && node.type !== 'number' && node.type !== 'value') return undefined;
+  for (const key of Object.keys(node)) {
+    if (node[key] !== undefined && key !== 'type' && key !== 'value' && key !== 'position') return undefined;
+  }
+  const value = node.value;
+  if (node.type === 'string' && typeof value !== 'string') return undefined;
+  if (node.type === 'number' && typeof value !== 'number') return undefined;
+  if (node.type === 'value' && value !== null && typeof value !== 'boolean') return undefined;
+  return { value };
+}
 
 function nodeKind(node: Node): string {
   return node.type === 'unary' ? `unary${String(node.value)}` : String(node.type);
@@ -243,15 +271,43 @@ function compilePath(node: Node): Evaluator {
     return resultSequence;
   };
 
-  // Fast path for the common `a.b.c` over an object: the same walk without sequences.
+  // Fast path for the common `a.b.c` over an object: the same walk without sequences. Its
+  // result is already unwrapped (the generic walk's result is normalized here), so compileNode
+  // adds no wrapper (simple chains never have keepArray).
   const simpleNames = simpleNameChain(node, steps);
   if (simpleNames === undefined) return generic;
-  return (input, env) => {
+  const fallback = (input: any, env: Env): any => normalizeResult(generic(input, env), false);
+  if (simpleNames.length === 1) {
+    const name0 = simpleNames[0];
+    return normalized((input, env) => {
+      if (input === null || typeof input !== 'object' || Array.isArray(input)) return fallback(input, env);
+      if (!hasOwn.call(input, name0) || isFunction(input)) return undefined;
+      const value = input[name0];
+      if (Array.isArray(value) && (value as Flagged)[SEQUENCE] === true) return fallback(input, env);
+      return value;
+    });
+  }
+  if (simpleNames.length === 2) {
+    const name0 = simpleNames[0];
+    const name1 = simpleNames[1];
+    return normalized((input, env) => {
+      if (input === null || typeof input !== 'object' || Array.isArray(input)) return fallback(input, env);
+      if (!hasOwn.call(input, name0) || isFunction(input)) return undefined;
+      const mid = input[name0];
+      if (mid === null || typeof mid !== 'object') return undefined;
+      if (Array.isArray(mid)) return fallback(input, env);
+      if (!hasOwn.call(mid, name1) || isFunction(mid)) return undefined;
+      const value = mid[name1];
+      if (Array.isArray(value) && (value as Flagged)[SEQUENCE] === true) return fallback(input, env);
+      return value;
+    });
+  }
+  return normalized((input, env) => {
     let value: any = input;
     for (let ii = 0; ii < simpleNames.length; ii++) {
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         // Arrays map and flatten; leave those to the generic walk (it is pure, so a rerun is safe).
-        return ii === 0 || Array.isArray(value) ? generic(input, env) : undefined;
+        return ii === 0 || Array.isArray(value) ? fallback(input, env) : undefined;
       }
       if (!hasOwn.call(value, simpleNames[ii]) || isFunction(value)) return undefined;
       value = value[simpleNames[ii]];
@@ -259,9 +315,9 @@ function compilePath(node: Node): Evaluator {
     }
     // A data array found by the last step is returned as is (jsonata's `lastStep` rule);
     // anything flagged as a sequence goes through the generic walk.
-    if (Array.isArray(value) && (value as Flagged)[SEQUENCE] === true) return generic(input, env);
+    if (Array.isArray(value) && (value as Flagged)[SEQUENCE] === true) return fallback(input, env);
     return value;
-  };
+  });
 }
 
 /** The names of a plain `a.b.c` path (no predicates, flags or grouping), else undefined. */
@@ -372,6 +428,39 @@ function compileBinary(node: Node): Evaluator {
         const lBool = boolize(left);
         if (isAnd) return lBool && boolize(rhs(input, env));
         return lBool || boolize(rhs(input, env));
+      } catch (err) {
+        annotate(err, position, op);
+        throw err;
+      }
+    };
+  }
+
+  // `x = "literal"` and friends: isDeepEqual against a scalar is `===` (an object or array never
+  // equals a scalar, NaN never equals anything), and the literal side is never undefined.
+  if (op === '=' || op === '!=') {
+    const rightLiteral = literalValue(node.rhs);
+    const leftLiteral = rightLiteral === undefined ? literalValue(node.lhs) : undefined;
+    const literal = rightLiteral ?? leftLiteral;
+    if (literal !== undefined) {
+      const constant = literal.value;
+      const other = rightLiteral !== undefined ? lhs : rhs;
+      if (op === '=') return (input, env) => other(input, env) === constant;
+      return (input, env) => {
+        const value = other(input, env);
+        return value === undefined ? false : value !== constant;
+      };
+    }
+  }
+  if (op === '&') {
+    return (input, env) => {
+      const left = lhs(input, env);
+      const right = rhs(input, env);
+      // Strings are their own $string; everything else goes through toJsonataString.
+      if (typeof left === 'string' && typeof right === 'string') return left + right;
+      try {
+        const lstr = left === undefined ? '' : (toJsonataString(left) as string);
+        const rstr = right === undefined ? '' : (toJsonataString(right) as string);
+        return lstr.concat(rstr);
       } catch (err) {
         annotate(err, position, op);
         throw err;
@@ -504,6 +593,8 @@ function compileUnary(node: Node): Evaluator {
       };
     }
     case '{': {
+      const constant = constantObject(node.lhs);
+      if (constant !== undefined) return () => constant;
       const group = compileGroupSpec({ lhs: node.lhs, position: node.position });
       return (input, env) => group(input, env);
     }
@@ -516,21 +607,24 @@ function compileCondition(node: Node): Evaluator {
   const condition = compileNode(node.condition);
   const then = compileNode(node.then);
   const otherwise = node.else !== undefined ? compileNode(node.else) : undefined;
-  return (input, env) => {
-    if (toBoolean(condition(input, env))) return then(input, env);
+  // then/else are compileNode results (already unwrapped), so the condition needs no wrapper.
+  return normalized((input, env) => {
+    const test = condition(input, env);
+    if (test === true || (test !== false && toBoolean(test))) return then(input, env);
     if (otherwise !== undefined) return otherwise(input, env);
     return undefined;
-  };
+  });
 }
 
 function compileBlock(node: Node): Evaluator {
   const expressions = asArray(node.expressions).map((expression) => compileNode(expression));
-  if (expressions.length === 1) return expressions[0];
-  return (input, env) => {
+  // Each expression is a compileNode result (already unwrapped); so is the block's.
+  if (expressions.length === 1) return normalized(expressions[0]);
+  return normalized((input, env) => {
     let result: any;
     for (const expression of expressions) result = expression(input, env);
     return result;
-  };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -588,6 +682,26 @@ function compileGroupSpec(spec: unknown): (input: any, env: Env) => any {
     }
     return result;
   };
+}
+
+/**
+ * `{"k": literal, …}` with distinct literal string keys: the same object whatever the input (each
+ * item of the input gives the same keys from the same pairs, grouped, then the literal values),
+ * built once and frozen so that nothing can change it. Undefined for anything else.
+ */
+function constantObject(lhs: unknown): Record<string, unknown> | undefined {
+  if (!Array.isArray(lhs)) return undefined;
+  const result = Object.create(null) as Record<string, unknown>;
+  for (const pair of lhs) {
+    if (!Array.isArray(pair) || pair.length !== 2) return undefined;
+    const key = literalValue(pair[0]);
+    const value = literalValue(pair[1]);
+    if (key === undefined || value === undefined || typeof key.value !== 'string') return undefined;
+    // Duplicate keys (D1009) and reserved names (D1013) are errors at run time: leave them to the general code.
+    if (hasOwn.call(result, key.value) || key.value === '_jsonata_lambda' || key.value === '_jsonata_function') return undefined;
+    result[key.value] = value.value;
+  }
+  return Object.freeze(result);
 }
 
 /** `entry.data = fn.append(entry.data, item)` without re-copying the array on every item. */
@@ -668,26 +782,98 @@ function compileFunction(node: Node): Evaluator {
   }
   const args = argNodes.map((arg) => compileNode(arg));
   const position = node.position;
-  const { validate, implementation } = builtin;
+  const { validate, implementation, exactArity, plainResult } = builtin;
 
-  return (input, env) => {
-    if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
-      return callShadowed(env.bindings[name], name, args, input, env, position);
+  // jsonata's applyInner / evaluateFunction: the call's position, the function's name as token.
+  const annotateCall = (err: unknown): void => {
+    if (err !== null && typeof err === 'object') {
+      const e = err as { position?: unknown; token?: unknown };
+      if (position || !e.position) e.position = position;
+      if (!e.token) e.token = name;
     }
-    const evaluated = new Array(args.length);
-    for (let i = 0; i < args.length; i++) evaluated[i] = args[i](input, env);
+  };
+  /** The general call: validate (and coerce) the evaluated arguments as jsonata does. */
+  const callValidated = (evaluated: any[], input: any): any => {
     try {
       return implementation(...validate(evaluated, input));
     } catch (err) {
-      // jsonata's applyInner / evaluateFunction: the call's position, the function's name as token.
-      if (err !== null && typeof err === 'object') {
-        const e = err as { position?: unknown; token?: unknown };
-        if (position || !e.position) e.position = position;
-        if (!e.token) e.token = name;
-      }
+      annotateCall(err);
       throw err;
     }
   };
+
+  // One argument per leading parameter (the rest optional), each of an accepted type: validation
+  // would hand the arguments back unchanged (padded with undefined), so the implementation is
+  // called directly (no signature string, no spread, no array).
+  const direct =
+    exactArity !== undefined && args.length >= exactArity.minArgs && args.length <= exactArity.masks.length && args.length <= 3
+      ? exactArity.masks
+      : undefined;
+  let call: Evaluator;
+  if (direct !== undefined && args.length === 1) {
+    const [arg0] = args;
+    const [mask0] = direct;
+    call = (input, env) => {
+      if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
+        return callShadowed(env.bindings[name], name, args, input, env, position);
+      }
+      const a0 = arg0(input, env);
+      if ((typeBit(a0) & mask0) === 0) return callValidated([a0], input);
+      try {
+        return implementation(a0);
+      } catch (err) {
+        annotateCall(err);
+        throw err;
+      }
+    };
+  } else if (direct !== undefined && args.length === 2) {
+    const [arg0, arg1] = args;
+    const [mask0, mask1] = direct;
+    call = (input, env) => {
+      if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
+        return callShadowed(env.bindings[name], name, args, input, env, position);
+      }
+      const a0 = arg0(input, env);
+      const a1 = arg1(input, env);
+      if ((typeBit(a0) & mask0) === 0 || (typeBit(a1) & mask1) === 0) return callValidated([a0, a1], input);
+      try {
+        return implementation(a0, a1);
+      } catch (err) {
+        annotateCall(err);
+        throw err;
+      }
+    };
+  } else if (direct !== undefined && args.length === 3) {
+    const [arg0, arg1, arg2] = args;
+    const [mask0, mask1, mask2] = direct;
+    call = (input, env) => {
+      if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
+        return callShadowed(env.bindings[name], name, args, input, env, position);
+      }
+      const a0 = arg0(input, env);
+      const a1 = arg1(input, env);
+      const a2 = arg2(input, env);
+      if ((typeBit(a0) & mask0) === 0 || (typeBit(a1) & mask1) === 0 || (typeBit(a2) & mask2) === 0) {
+        return callValidated([a0, a1, a2], input);
+      }
+      try {
+        return implementation(a0, a1, a2);
+      } catch (err) {
+        annotateCall(err);
+        throw err;
+      }
+    };
+  } else {
+    call = (input, env) => {
+      if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
+        return callShadowed(env.bindings[name], name, args, input, env, position);
+      }
+      const evaluated = new Array(args.length);
+      for (let i = 0; i < args.length; i++) evaluated[i] = args[i](input, env);
+      return callValidated(evaluated, input);
+    };
+  }
+  return plainResult ? normalized(call) : call;
 }
 
 /** A binding that replaces a built-in: data values are not callable (T1006), as in jsonata. */

@@ -17,12 +17,16 @@ import {
   toBoolean,
   toJsonataString,
 } from './semantics.js';
-import { parseSignature, type SignatureValidator } from './signature.js';
+import { type ExactArity, parseSignatureFully, type SignatureValidator } from './signature.js';
 
 /** A supported built-in: jsonata's signature and a synchronous implementation. */
 export interface BuiltinFunction {
   validate: SignatureValidator;
+  /** Per-parameter type masks for a call with one argument per parameter (see signature.ts). */
+  exactArity: ExactArity | undefined;
   implementation: (...args: any[]) => unknown;
+  /** Never returns a jsonata sequence (so the caller's result needs no unwrapping). */
+  plainResult: boolean;
 }
 
 function stringToArray(str: string): string[] {
@@ -247,8 +251,12 @@ function distinct(arr: any): any {
   return results;
 }
 
+/** Built-ins that may return a jsonata sequence (from their input or built with emptySequence). */
+const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'distinct']);
+
 function define(signature: string, implementation: (...args: any[]) => unknown): BuiltinFunction {
-  return { validate: parseSignature(signature), implementation };
+  const { validate, exactArity } = parseSignatureFully(signature);
+  return { validate, exactArity, implementation, plainResult: true };
 }
 
 /** Supported built-ins by name (without `$`), with jsonata's registered signatures. */
@@ -287,6 +295,7 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['type', define('<x:s>', typeOf)],
   ['distinct', define('<x:x>', distinct)],
 ]);
+for (const [name, builtin] of BUILTINS) (builtin as BuiltinFunction).plainResult = !MAY_RETURN_SEQUENCE.has(name);
 
 /**
  * Every name jsonata binds in its environment (built-ins plus `$now` / `$millis`). A bare

@@ -29,8 +29,12 @@ export function compileToJs(ast: unknown): CompiledJs | undefined {
     // Anything unexpected while compiling also means "not proven": let jsonata evaluate it.
     return undefined;
   }
+  // One env per compiled expression, refilled per call: evaluation is synchronous and calls no
+  // user code, so a call never overlaps another call of the same expression.
+  const env: Env = { root: undefined, bindings: undefined };
   return (input, bindings) => {
-    const env: Env = { root: input, bindings };
+    env.root = input;
+    env.bindings = bindings;
     let context: unknown = input;
     if (Array.isArray(input) && !isSequence(input)) {
       // jsonata wraps an array input so that it is treated as one value.

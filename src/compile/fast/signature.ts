@@ -39,7 +39,8 @@ export type SignatureValidator = (args: any[], context: any) => any[];
 
 /** The one-letter type symbol jsonata uses when matching a signature. */
 export function typeSymbol(value: any): string {
-  if (isFunction(value)) return 'f';
+  // Same answers as jsonata's getSymbol (isFunction first); only objects and functions can be
+  // function-like, so primitives are classified by typeof alone.
   switch (typeof value) {
     case 'string':
       return 's';
@@ -47,13 +48,54 @@ export function typeSymbol(value: any): string {
       return 'n';
     case 'boolean':
       return 'b';
+    case 'function':
+      return 'f';
     case 'object':
       if (value === null) return 'l';
+      if (isFunction(value)) return 'f';
       if (Array.isArray(value)) return 'a';
       return 'o';
     default:
       return 'm';
   }
+}
+
+/** One bit per type symbol, for {@link typeBit} / {@link ExactArity} masks. */
+const TYPE_BITS: Record<string, number> = { s: 1, n: 2, b: 4, l: 8, a: 16, o: 32, f: 64, m: 128 };
+
+/** The bit of `typeSymbol(value)` in {@link TYPE_BITS}, without building a string. */
+export function typeBit(value: any): number {
+  switch (typeof value) {
+    case 'string':
+      return 1;
+    case 'number':
+      return 2;
+    case 'boolean':
+      return 4;
+    case 'function':
+      return 64;
+    case 'object':
+      if (value === null) return 8;
+      if (isFunction(value)) return 64;
+      if (Array.isArray(value)) return 16;
+      return 32;
+    default:
+      return 128;
+  }
+}
+
+/**
+ * For a call that supplies one argument for each of the first k parameters (`minArgs` ≤ k ≤
+ * `masks.length`, the parameters after k being optional, `?`, and not the context, `-`): a mask of
+ * the accepted type bits per parameter. When every argument's bit is in its parameter's mask,
+ * the signature's regex matches argument i with group i (each group consumes at most one symbol
+ * and tries to consume first) and the omitted groups match nothing, so the validator would return
+ * the arguments unchanged, padded with `undefined`: the call can skip validation. Undefined when
+ * the signature has a variadic (`+`) or array (`a`) parameter, which coerce.
+ */
+export interface ExactArity {
+  readonly masks: readonly number[];
+  readonly minArgs: number;
 }
 
 function findClosingBracket(str: string, start: number, openSymbol: string, closeSymbol: string): number {
@@ -72,8 +114,19 @@ function findClosingBracket(str: string, start: number, openSymbol: string, clos
   return position;
 }
 
+/** A signature's validator plus its {@link ExactArity} masks. */
+export interface ParsedSignature {
+  validate: SignatureValidator;
+  exactArity: ExactArity | undefined;
+}
+
 /** Parses a signature such as `<s-nn?:s>` into a validator (jsonata's parseSignature). */
 export function parseSignature(signature: string): SignatureValidator {
+  return parseSignatureFully(signature).validate;
+}
+
+/** {@link parseSignature}, also answering the exact-arity masks. */
+export function parseSignatureFully(signature: string): ParsedSignature {
   let position = 1;
   const params: Param[] = [];
   let param = Object.create(null) as Param;
@@ -184,7 +237,7 @@ export function parseSignature(signature: string): SignatureValidator {
     return plan;
   };
 
-  return (args, context) => {
+  const validate: SignatureValidator = (args, context) => {
     let suppliedSig = '';
     for (const arg of args) suppliedSig += typeSymbol(arg);
     const plan = planFor(suppliedSig);
@@ -238,4 +291,23 @@ export function parseSignature(signature: string): SignatureValidator {
     }
     return validatedArgs;
   };
+  return { validate, exactArity: exactArityMasks(params) };
+}
+
+function exactArityMasks(params: readonly Param[]): ExactArity | undefined {
+  const masks: number[] = [];
+  let minArgs = 0;
+  for (const [index, p] of params.entries()) {
+    if (!p.regex.endsWith('?') || p.context === true) minArgs = index + 1;
+    if (p.type === 'a' || p.regex.endsWith('+')) return undefined;
+    const set = p.regex.replace(/\?$/, '').replace(/^\[/, '').replace(/\]$/, '');
+    let mask = 0;
+    for (const symbol of set) {
+      const bit = TYPE_BITS[symbol];
+      if (bit === undefined) return undefined;
+      mask |= bit;
+    }
+    masks.push(mask);
+  }
+  return Object.freeze({ masks: Object.freeze(masks), minArgs });
 }

@@ -109,6 +109,26 @@ const EXPRESSIONS = [
   'event_properties.items[sku = "A-1"]',
   'event_properties.tags[$ != "b"]',
   '(event_properties.revenue; user_id)',
+  // shapes the compiler specializes (direct built-in calls, literal comparisons, constant objects)
+  '$lookup({"Order Completed": "conversion", "Sign Up": "registration", "42": 42, "n": null}, event_type)',
+  '$lookup({"a": 1, "b": true}, user_properties.plan)',
+  '{"b": 1, "a": "x", "10": false}',
+  '{"a": 1}.a',
+  '$not(event_properties.coupon_code = true)',
+  '"Sign Up" = event_type',
+  'event_properties.revenue != 0',
+  'user_properties.unique_id = 42',
+  'event_properties.tags = "a"',
+  '"challenge_" & $lowercase($replace(event_type, " ", "_"))',
+  'event_properties.revenue & user_id',
+  '$exists(event_properties.qty) ? $pad("", event_properties.qty, "*")',
+  '$substring(event_type, 1)',
+  '$substring(event_properties.qty, 1)',
+  '$number(event_properties.currency)',
+  '$lowercase(user_properties.unique_id)',
+  '$contains(user_id, "@") ? "mail" : "other"',
+  '(user_id)',
+  '(event_type = "Sign Up") ? event_properties.items : user_id',
 ];
 
 const text = fc.oneof(
@@ -244,6 +264,31 @@ describe('fast path: differential against jsonata', () => {
       position: expected.position,
       token: expected.token,
     });
+  });
+
+  it('reports errors of directly called built-ins with jsonata’s code, message, position and token', async () => {
+    const cases: Array<[string, unknown]> = [
+      ['$number(event_properties.item_count)', { event_properties: { item_count: '2 items' } }],
+      ['$replace(event_type, "", "_")', { event_type: 'Sign Up' }],
+      ['$replace(event_type, " ", "_", -1)', { event_type: 'Sign Up' }],
+      ['$lowercase(event_properties)', { event_properties: { a: 1 } }],
+      ['"x" & $string(1/0)', {}],
+    ];
+    for (const [expr, input] of cases) {
+      const reference = jsonata(expr);
+      const fast = compileToJs(reference.ast()) as CompiledJs;
+      expect(fast, expr).toBeDefined();
+      const expected = (await reference.evaluate(clone(input)).catch((e: unknown) => e)) as Record<string, unknown>;
+      let actual: Record<string, unknown> = {};
+      try {
+        fast(clone(input));
+      } catch (e) {
+        actual = e as Record<string, unknown>;
+      }
+      const fields = (e: Record<string, unknown>) => ({ code: e.code, message: e.message, position: e.position, token: e.token });
+      expect(typeof expected.code, expr).toBe('string');
+      expect({ expr, ...fields(actual) }).toEqual({ expr, ...fields(expected) });
+    }
   });
 
   it('passes bindings through as $variables', async () => {
