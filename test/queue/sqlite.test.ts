@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -207,5 +207,86 @@ process.stdout.write(JSON.stringify({ accepted: r1.accepted + r2.accepted, done,
     const check = await opened(file);
     expect(await check.stats(T0)).toEqual({});
     await check.close();
+  });
+});
+
+describe('SqliteQueue group commit (one transaction per event-loop turn)', () => {
+  const event = (id: string, body: unknown = JSON.stringify({ event_name: id })) => ({
+    insertId: id,
+    event: JSON.stringify({ insert_id: id }),
+    deliveries: [{ destination: 'd1', path: '/v6/async-events', body: body as string }],
+  });
+
+  it('settles made in one turn share one commit: the WAL grows by a few pages, not one commit per row', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const queue = await opened(file);
+    const ids = Array.from({ length: 60 }, (_, i) => `e${i}`);
+    await queue.enqueue('web', ids.map((id) => event(id)), { now: T0, dedupWindowMs: 0 });
+    const items = await queue.claim('d1', 60, T0, 60_000);
+    const walBytes = (): number => statSync(`${file}-wal`).size;
+    const raw = new Database(file);
+    const checkpoint = (): void => void raw.pragma('wal_checkpoint(TRUNCATE)');
+
+    checkpoint();
+    // 30 one by one, each awaited: one commit each.
+    for (const item of items.slice(0, 30)) expect(await queue.complete(item)).toBe(true);
+    const oneByOne = walBytes();
+    checkpoint();
+    // 30 in the same turn: one commit for all.
+    const answers = await Promise.all(items.slice(30).map((item) => queue.complete(item)));
+    const together = walBytes();
+    raw.close();
+
+    expect(answers).toEqual(new Array(30).fill(true));
+    expect(oneByOne).toBeGreaterThanOrEqual(30 * 4096);
+    expect(together).toBeLessThan(8 * 4096);
+    expect(await queue.stats(T0)).toEqual({});
+    await queue.close();
+  });
+
+  it('a failing request in the batch rolls back alone; the others commit', async () => {
+    const queue = await opened(path.join(tempDir(), 'q.db'));
+    const opts = { now: T0, dedupWindowMs: 60_000 };
+    // The second request's second event cannot be stored (a body that is not text).
+    const [good, bad, alsoGood] = await Promise.allSettled([
+      queue.enqueue('web', [event('a')], opts),
+      queue.enqueue('web', [event('b'), event('c', { not: 'text' })], opts),
+      queue.enqueue('web', [event('d')], opts),
+    ]);
+    expect(good).toEqual({ status: 'fulfilled', value: { accepted: 1, duplicates: 0, deliveries: 1 } });
+    expect(alsoGood).toEqual({ status: 'fulfilled', value: { accepted: 1, duplicates: 0, deliveries: 1 } });
+    expect(bad.status).toBe('rejected');
+    expect((bad as PromiseRejectedResult).reason).toBeInstanceOf(QueueUnavailableError);
+    expect((await queue.claim('d1', 10, T0, 1000)).map((i) => i.insertId)).toEqual(['a', 'd']);
+    // 'b' was rolled back with its request, de-duplication record included.
+    expect((await queue.enqueue('web', [event('b')], opts)).accepted).toBe(1);
+    await queue.close();
+  });
+
+  it('calls take effect in call order: a claim sees a retry made just before it, not yet awaited', async () => {
+    const queue = await opened(':memory:');
+    await queue.enqueue('web', [event('a')], { now: T0, dedupWindowMs: 0 });
+    const [item] = await queue.claim('d1', 1, T0, 60_000);
+    const retried = queue.retry(item!, T0, { at: T0, status: 503, error: 'HTTP 503' });
+    const again = await queue.claim('d1', 1, T0, 60_000);
+    expect(await retried).toBe(true);
+    expect(again.map((i) => [i.insertId, i.attempts])).toEqual([['a', 1]]);
+    await queue.close();
+  });
+
+  it('close() commits what was already asked, then rejects new calls', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const queue = await opened(file);
+    await queue.enqueue('web', [event('a'), event('b')], { now: T0, dedupWindowMs: 0 });
+    const [a, b] = await queue.claim('d1', 2, T0, 60_000);
+    const completed = queue.complete(a!);
+    const enqueued = queue.enqueue('web', [event('c')], { now: T0, dedupWindowMs: 0 });
+    await queue.close();
+    expect(await completed).toBe(true);
+    expect((await enqueued).deliveries).toBe(1);
+    await expect(queue.complete(b!)).rejects.toBeInstanceOf(QueueUnavailableError);
+    const reopened = await opened(file);
+    expect((await reopened.claim('d1', 10, T0 + 120_000, 1000)).map((i) => i.insertId)).toEqual(['b', 'c']);
+    await reopened.close();
   });
 });
