@@ -467,6 +467,9 @@ export class Runtime {
   async refreshQueueDepth(): Promise<Record<string, DestinationQueueStats>> {
     const stats = await this.queue.stats(this.clock.now());
     const names = new Set<string>([...this.activeConfig.transformers.map((t) => t.name), ...Object.keys(stats)]);
+    // Start from a clean gauge: a destination gone from both the config and the queue (e.g. a
+    // rolling deploy with mixed configs) must not keep reporting its last depth.
+    this.metrics.queueDepth.reset();
     for (const name of names) {
       const s = stats[name];
       this.metrics.queueDepth.set({ destination: name }, s ? s.pending + s.leased : 0);
