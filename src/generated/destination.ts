@@ -39,7 +39,27 @@ export interface Destination {
    */
   events: [EventRule, ...EventRule[]];
   identity?: Identity;
-  properties?: Properties;
+  /**
+   * The tile's "Event Properties filter": which Amplitude properties ride along in data.
+   */
+  properties?: {
+    /**
+     * event_properties to send.
+     */
+    event?: '*' | string[];
+    /**
+     * user_properties to send.
+     */
+    user?: '*' | string[];
+    /**
+     * Group types (keys of group_properties) whose properties are sent.
+     */
+    group?: '*' | string[];
+    /**
+     * true: Amplitude's behaviour (scalars sent as strings, arrays and objects left out).
+     */
+    as_strings?: boolean;
+  };
   mapping?: Mapping;
   delivery?: Delivery;
   /**
@@ -101,27 +121,6 @@ export interface Identity {
    * any: an email or a partner_user_id is needed; email: an email is needed. Otherwise the event is dropped as no_identity.
    */
   require?: 'any' | 'email';
-}
-/**
- * The tile's "Event Properties filter": which Amplitude properties ride along in data.
- */
-export interface Properties {
-  /**
-   * event_properties to send.
-   */
-  event?: '*' | string[];
-  /**
-   * user_properties to send.
-   */
-  user?: '*' | string[];
-  /**
-   * Group types (keys of group_properties) whose properties are sent.
-   */
-  group?: '*' | string[];
-  /**
-   * true: Amplitude's behaviour (scalars sent as strings, arrays and objects left out).
-   */
-  as_strings?: boolean;
 }
 /**
  * Optional JSONata mappings evaluated on the normalized event.
