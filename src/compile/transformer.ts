@@ -164,7 +164,15 @@ class CompiledTransformer implements Transformer {
     this.url = (def.extole.base_url ?? DEFAULT_BASE_URL).replace(/\/+$/, '') + this.path;
 
     this.sync = expressions.every((e) => e.sync);
-    this.transform = this.sync ? this.transformSync.bind(this) : this.transformAsync.bind(this);
+    if (!this.enabled) {
+      // Steps 1 only: every event is dropped, no expression runs.
+      const projects = this.projects;
+      this.transform = (_event, project) => (projects.has(project) ? DROP_DESTINATION_DISABLED : DROP_PROJECT_NOT_ENABLED);
+    } else if (this.sync) {
+      this.transform = (event, project) => this.transformSync(event, project);
+    } else {
+      this.transform = (event, project) => this.transformAsync(event, project);
+    }
   }
 
   // transformSync and transformAsync are the same steps; they are written out twice because the
@@ -471,23 +479,25 @@ function asEventTime(value: unknown, time: number | undefined): string {
 }
 
 const DAY_MS = 86_400_000;
-// Date#toISOString costs about as much as serializing a small body; events arrive in time order,
-// so the date part ("2024-11-27T") is cached per day and the time of day is formatted here.
+/** Date's range: ±100,000,000 days around the epoch (ECMAScript TimeClip). */
+const MAX_TIME_MS = 8.64e15;
+// Date#toISOString costs about as much as serializing a small body, so the date is computed here
+// (days → civil date, Howard Hinnant's algorithm) and the last day's "YYYY-MM-DDT" is kept:
+// events mostly arrive in time order.
 let cachedDayStart = Number.NaN;
 let cachedDayPrefix = '';
 
-/** `new Date(ms).toISOString()`, fast for consecutive times of the same day. */
+/** `new Date(ms).toISOString()` (a MappingError where it throws), without a Date. */
 export function isoTime(ms: number): string {
-  if (!Number.isInteger(ms)) ms = Math.trunc(ms); // as Date does
+  if (!(Math.abs(ms) <= MAX_TIME_MS)) throw new MappingError(`time ${ms} is not a valid timestamp`);
+  if (!Number.isInteger(ms)) ms = Math.trunc(ms) + 0; // as Date does (+ 0 turns -0 into 0)
   const inDay = ((ms % DAY_MS) + DAY_MS) % DAY_MS;
   const dayStart = ms - inDay;
   if (dayStart !== cachedDayStart) {
-    const date = new Date(ms);
-    if (Number.isNaN(date.getTime())) throw new MappingError(`time ${ms} is not a valid timestamp`);
-    const iso = date.toISOString();
-    if (iso.length !== 24) return iso; // years outside 0000–9999 ("+010000-…"): not cached
+    const prefix = datePrefix(dayStart / DAY_MS);
+    if (prefix === undefined) return new Date(ms).toISOString(); // years outside 0000–9999 ("+010000-…")
     cachedDayStart = dayStart;
-    cachedDayPrefix = iso.slice(0, 11);
+    cachedDayPrefix = prefix;
   }
   const hours = Math.floor(inDay / 3_600_000);
   const minutes = Math.floor(inDay / 60_000) % 60;
@@ -499,6 +509,25 @@ export function isoTime(ms: number): string {
     (minutes < 10 ? '0' : '') + minutes + ':' +
     (seconds < 10 ? '0' : '') + seconds + '.' +
     (millis < 10 ? '00' : millis < 100 ? '0' : '') + millis + 'Z'
+  );
+}
+
+/** "YYYY-MM-DDT" of a day counted from 1970-01-01, or undefined outside years 0000–9999. */
+function datePrefix(days: number): string | undefined {
+  const z = days + 719_468; // days since 0000-03-01
+  const era = Math.floor(z / 146_097);
+  const dayOfEra = z - era * 146_097;
+  const yearOfEra = Math.floor((dayOfEra - Math.floor(dayOfEra / 1460) + Math.floor(dayOfEra / 36_524) - Math.floor(dayOfEra / 146_096)) / 365);
+  const dayOfYear = dayOfEra - (365 * yearOfEra + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100));
+  const shiftedMonth = Math.floor((5 * dayOfYear + 2) / 153); // 0 = March
+  const day = dayOfYear - Math.floor((153 * shiftedMonth + 2) / 5) + 1;
+  const month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9;
+  const year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0);
+  if (year < 0 || year > 9999) return undefined;
+  return (
+    (year < 10 ? '000' : year < 100 ? '00' : year < 1000 ? '0' : '') + year + '-' +
+    (month < 10 ? '0' : '') + month + '-' +
+    (day < 10 ? '0' : '') + day + 'T'
   );
 }
 

@@ -132,18 +132,14 @@ export function parseExportEventTime(text: unknown): number | undefined {
   const minute = +m[5];
   const second = +m[6];
   const millis = m[7] === undefined ? 0 : +(m[7] + '00').slice(0, 3);
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second, millis);
-  const check = new Date(ms);
-  // Date.UTC rolls over (Feb 30 → Mar 2); a real time reads back the same fields.
-  if (
-    check.getUTCFullYear() !== year ||
-    check.getUTCMonth() !== month - 1 ||
-    check.getUTCDate() !== day ||
-    check.getUTCHours() !== hour ||
-    check.getUTCMinutes() !== minute ||
-    check.getUTCSeconds() !== second
-  ) {
-    return undefined;
-  }
-  return ms;
+  // Only real times: Date.UTC would roll Feb 30 over to Mar 2 (and read years 0–99 as 1900–1999),
+  // which is what the fields are checked against here, without building a Date.
+  if (year < 100 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second, millis);
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }

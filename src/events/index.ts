@@ -6,3 +6,4 @@ export {
   type IngestEventProblems,
   type ValidateOptions,
 } from './validate.js';
+export { ingestEvent, type IngestOptions, type IngestResult } from './ingest.js';
