@@ -245,15 +245,44 @@ interface InFlight {
   item: QueueItem;
   /** Set when `stop()` released the row: its late answer must not settle it. */
   abandoned: boolean;
+  /** True until Extole answered (or the request failed); the row may still be settling after. */
+  sending: boolean;
   done: Promise<void>;
 }
+
+/**
+ * Rows claimed per claim, as a multiple of the concurrency limit: claims are transactions, so
+ * one per freed slot would cost one per event. The surplus waits in the worker's buffer.
+ */
+const CLAIM_FACTOR = 2;
+/**
+ * Rows whose request has been answered but whose settle (a queue write) has not finished yet do
+ * not hold a request slot; this bounds how many of them there can be, as a multiple of the limit.
+ */
+const UNSETTLED_FACTOR = 4;
+/**
+ * A buffered row is sent only while its lease outlives the request timeout by this much; a lease
+ * that lapsed under a live request would let another worker send the event twice.
+ */
+const LEASE_SAFETY_MS = 1000;
 
 class DestinationWorker {
   private settings: Settings;
   private client: ExtoleClient;
   private readonly concurrency: AdaptiveConcurrency;
   private rateLimiter: RateLimiter | undefined;
+  /** Claimed rows, from the request until the settle is done. */
   private readonly inFlight = new Set<InFlight>();
+  /** Requests to Extole not answered yet (the part of `inFlight` that holds a concurrency slot). */
+  private sending = 0;
+  /** Rows claimed but not sent yet, in claim order (run_at, then enqueue order). */
+  private buffer: QueueItem[] = [];
+  /** Cached metric children: label lookups cost a hash and an object per call. */
+  private readonly requestCounters = new Map<string, { inc: (value?: number) => void }>();
+  private deliveredFirst: { inc: (value?: number) => void };
+  private deliveredRetry: { inc: (value?: number) => void };
+  private latency: { observe: (value: number) => void };
+  private reportedLimit = -1;
   private interrupt = new AbortController();
   private settled: { promise: Promise<void>; resolve: () => void } = deferred();
   private loop: Promise<void> | undefined;
@@ -282,8 +311,28 @@ class DestinationWorker {
     this.concurrency = new AdaptiveConcurrency(settings.concurrency);
     this.rateLimiter = RateLimiter.fromConfig(settings.rateLimit);
     this.log = shared.logger.child({ destination: settings.name });
-    shared.metrics.concurrencyLimit.set({ destination: settings.name }, this.concurrency.limit);
+    this.deliveredFirst = shared.metrics.deliveredEvents.labels(settings.name, 'first');
+    this.deliveredRetry = shared.metrics.deliveredEvents.labels(settings.name, 'retry');
+    this.latency = shared.metrics.deliveryLatency.labels(settings.name);
+    this.reportLimit();
     shared.metrics.tokenAlarm.set({ destination: settings.name }, 0);
+  }
+
+  /** Publish the adaptive limit when it changed (a gauge set allocates; most successes change nothing). */
+  private reportLimit(): void {
+    const limit = this.concurrency.limit;
+    if (limit === this.reportedLimit) return;
+    this.reportedLimit = limit;
+    this.shared.metrics.concurrencyLimit.set({ destination: this.settings.name }, limit);
+  }
+
+  private requestCounter(status: string): { inc: (value?: number) => void } {
+    let counter = this.requestCounters.get(status);
+    if (counter === undefined) {
+      counter = this.shared.metrics.deliveryRequests.labels(this.settings.name, status);
+      this.requestCounters.set(status, counter);
+    }
+    return counter;
   }
 
   start(): void {
@@ -299,6 +348,8 @@ class DestinationWorker {
     // Once stopping, the aborted signal stays: no sleep may start after stop() was called.
     if (!this.stopping) this.interrupt = new AbortController();
     old.abort();
+    // Also ends a wait for a free slot.
+    this.notifySettled();
   }
 
   reconfigure(next: Settings): void {
@@ -312,7 +363,7 @@ class DestinationWorker {
     }
     if (next.concurrency !== prev.concurrency) {
       this.concurrency.setMaximum(next.concurrency);
-      this.shared.metrics.concurrencyLimit.set({ destination: next.name }, this.concurrency.limit);
+      this.reportLimit();
     }
     if (next.rateLimit !== prev.rateLimit) this.rateLimiter = RateLimiter.fromConfig(next.rateLimit);
     // A new token may be the fix for the alarm: probe at once instead of waiting out the minute.
@@ -372,29 +423,30 @@ class DestinationWorker {
   // ---------------------------------------------------------------- the loop
 
   private async run(): Promise<void> {
-    const { clock, queue } = this.shared;
+    const { clock } = this.shared;
     while (!this.stopping) {
       const now = clock.now();
       const token = this.settings.accessToken;
       if (token === undefined || token === '') {
         // serve refuses to start without secrets; this covers a reload that lost one.
+        await this.releaseBuffer();
         await this.idle(this.shared.authRetryMs);
         continue;
       }
       if (this.pauseReason !== null) {
         if (this.pausedUntil > now) {
+          // Claimed rows go back while the destination waits (the pause may outlast their lease).
+          await this.releaseBuffer();
           await this.sleep(this.pausedUntil - now);
           continue;
         }
         if (this.pauseReason === 'retry_after') this.pauseReason = null;
         // A token alarm stays until a request succeeds; meanwhile one probe at a time.
       }
-      const limit = this.tokenAlarmSince !== null ? 1 : this.concurrency.limit;
-      let capacity = limit - this.inFlight.size;
-      // Claim in batches: one claim per freed slot would cost one queue transaction per event.
-      // While requests are in flight, wait until a quarter of the limit is free.
-      const batch = this.inFlight.size === 0 ? 1 : Math.max(1, Math.ceil(limit / 4));
-      if (capacity < batch) {
+      const alarmed = this.tokenAlarmSince !== null;
+      const limit = alarmed ? 1 : this.concurrency.limit;
+      let capacity = Math.min(limit - this.sending, UNSETTLED_FACTOR * limit - this.inFlight.size);
+      if (capacity <= 0) {
         await this.waitForSettle();
         continue;
       }
@@ -406,45 +458,106 @@ class DestinationWorker {
         }
         capacity = Math.min(capacity, this.rateLimiter.available(now));
       }
-      let items: QueueItem[];
-      try {
-        const leaseMs = Math.max(this.shared.leaseMs, this.settings.timeoutMs + 5000);
-        items = await queue.claim(this.settings.name, capacity, now, leaseMs);
-      } catch (err) {
-        this.lastError = `queue: ${errorText(err)}`;
-        this.log.warn({ err: errorText(err) }, 'claim failed; retrying');
-        await this.sleep(1000);
-        continue;
+      if (this.buffer.length < capacity) {
+        // Claim ahead (a few times the limit) so most freed slots are filled from the buffer;
+        // not while probing a token alarm or under a rate limit, where rows would only wait.
+        const want = alarmed || this.rateLimiter ? capacity : Math.max(capacity, CLAIM_FACTOR * limit);
+        const claimed = await this.claim(want - this.buffer.length, now);
+        if (claimed === undefined && this.buffer.length === 0) {
+          await this.sleep(1000);
+          continue;
+        }
+        if (this.stopping) break;
       }
-      if (items.length === 0) {
+      if (this.buffer.length === 0) {
         await this.idle(this.shared.idlePollMs);
         continue;
       }
-      for (const item of items) {
-        if (this.stopping) {
-          await queue.release([item]).catch(() => {});
-          continue;
-        }
-        this.rateLimiter?.tryTake(now);
-        this.dispatch(item, token);
+      this.dispatchBuffered(capacity, token, clock.now());
+    }
+    await this.releaseBuffer();
+  }
+
+  /** Claim up to `n` rows into the buffer; undefined when the queue failed. */
+  private async claim(n: number, now: number): Promise<number | undefined> {
+    try {
+      const leaseMs = Math.max(this.shared.leaseMs, this.settings.timeoutMs + 5000);
+      const items = await this.shared.queue.claim(this.settings.name, n, now, leaseMs);
+      for (const item of items) this.buffer.push(item);
+      return items.length;
+    } catch (err) {
+      this.lastError = `queue: ${errorText(err)}`;
+      this.log.warn({ err: errorText(err) }, 'claim failed; retrying');
+      return undefined;
+    }
+  }
+
+  /** Send up to `capacity` buffered rows; rows whose lease would not outlive a request go back. */
+  private dispatchBuffered(capacity: number, token: string, now: number): void {
+    const minLease = now + this.settings.timeoutMs + LEASE_SAFETY_MS;
+    let taken = 0;
+    let stale: QueueItem[] | undefined;
+    let sent = 0;
+    while (taken < this.buffer.length && sent < capacity) {
+      const item = this.buffer[taken++]!;
+      if (item.leaseUntil < minLease) {
+        (stale ??= []).push(item);
+        continue;
       }
+      this.rateLimiter?.tryTake(now);
+      this.dispatch(item, token);
+      sent++;
+    }
+    this.buffer = taken === this.buffer.length ? [] : this.buffer.slice(taken);
+    if (stale) {
+      // Back to the queue at once (no attempt counted) rather than waiting out the lease.
+      void this.shared.queue.release(stale).catch((err: unknown) => {
+        this.log.warn({ err: errorText(err) }, 'could not release rows whose lease ran short; their leases will expire');
+      });
+    }
+  }
+
+  /** Give every buffered (claimed, unsent) row back to the queue without counting an attempt. */
+  private async releaseBuffer(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const items = this.buffer;
+    this.buffer = [];
+    try {
+      await this.shared.queue.release(items);
+    } catch (err) {
+      // The leases expire on their own; this or another worker picks the rows up then.
+      this.log.warn({ err: errorText(err) }, 'could not release claimed rows; their leases will expire');
     }
   }
 
   private dispatch(item: QueueItem, token: string): void {
-    const entry: InFlight = { item, abandoned: false, done: Promise.resolve() };
+    const entry: InFlight = { item, abandoned: false, sending: true, done: Promise.resolve() };
+    this.sending++;
     entry.done = this.deliver(entry, token)
       .catch((err: unknown) => {
         // Settling failed (queue unavailable): the lease expires and the row is tried again.
         this.log.warn({ err: errorText(err), id: item.id }, 'could not settle a delivery; its lease will expire');
       })
       .finally(() => {
+        this.answered(entry);
         this.inFlight.delete(entry);
-        const s = this.settled;
-        this.settled = deferred();
-        s.resolve();
+        this.notifySettled();
       });
     this.inFlight.add(entry);
+  }
+
+  /** The request is over: its slot is free for the next one, even while the row settles. */
+  private answered(entry: InFlight): void {
+    if (!entry.sending) return;
+    entry.sending = false;
+    this.sending--;
+    this.notifySettled();
+  }
+
+  private notifySettled(): void {
+    const s = this.settled;
+    this.settled = deferred();
+    s.resolve();
   }
 
   private async deliver(entry: InFlight, token: string): Promise<void> {
@@ -454,10 +567,11 @@ class DestinationWorker {
     const epoch = this.concurrency.epoch;
     const attemptAt = clock.now();
     const result = await this.client.send(item.path, item.body, token, settings.timeoutMs);
+    this.answered(entry);
     if (entry.abandoned) return;
     const now = clock.now();
     this.counters.requests++;
-    metrics.deliveryRequests.inc({ destination: settings.name, status: result.kind === 'response' ? String(result.status) : 'error' });
+    this.requestCounter(result.kind === 'response' ? String(result.status) : 'error').inc();
     const verdict = classify(result, now);
     switch (verdict.action) {
       case 'delivered':
@@ -476,7 +590,7 @@ class DestinationWorker {
     const name = this.settings.name;
     const owned = await queue.complete(item);
     this.concurrency.onSuccess();
-    metrics.concurrencyLimit.set({ destination: name }, this.concurrency.limit);
+    this.reportLimit();
     if (this.tokenAlarmSince !== null) {
       this.log.info('Extole accepts the access token again; token alarm cleared');
       this.tokenAlarmSince = null;
@@ -489,12 +603,15 @@ class DestinationWorker {
     this.lastDeliveredAt = now;
     // Extole has the event either way; count it once, even if our lease had lapsed meanwhile.
     if (!owned) this.log.debug({ id: item.id }, 'delivered, but the lease had passed to another worker');
-    const attempt = item.attempts === 0 ? 'first' : 'retry';
     this.counters.delivered++;
-    if (attempt === 'first') this.counters.deliveredFirstAttempt++;
-    else this.counters.deliveredAfterRetry++;
-    metrics.deliveredEvents.inc({ destination: name, attempt });
-    metrics.deliveryLatency.observe({ destination: name }, Math.max(0, now - item.enqueuedAt) / 1000);
+    if (item.attempts === 0) {
+      this.counters.deliveredFirstAttempt++;
+      this.deliveredFirst.inc();
+    } else {
+      this.counters.deliveredAfterRetry++;
+      this.deliveredRetry.inc();
+    }
+    this.latency.observe(Math.max(0, now - item.enqueuedAt) / 1000);
   }
 
   private async onRetry(
@@ -511,7 +628,7 @@ class DestinationWorker {
     if (verdict.throttled) {
       this.counters.throttled++;
       if (this.concurrency.onThrottle(epoch)) {
-        metrics.concurrencyLimit.set({ destination: settings.name }, this.concurrency.limit);
+        this.reportLimit();
         this.log.info({ limit: this.concurrency.limit }, 'Extole throttles (429): concurrency cut');
       }
     }
@@ -543,7 +660,7 @@ class DestinationWorker {
     const runAt = Math.max(now + backoff, this.pauseReason === 'retry_after' ? this.pausedUntil : 0);
     const owned = await queue.retry(item, runAt, { at: attemptAt, status: verdict.status, error: verdict.error });
     if (owned) this.counters.retried++;
-    this.log.debug({ id: item.id, attempts, runAt, error: verdict.error }, 'delivery failed; will retry');
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ id: item.id, attempts, runAt, error: verdict.error }, 'delivery failed; will retry');
   }
 
   private async onAuthFailure(item: QueueItem, verdict: Extract<Classification, { action: 'pause-auth' }>, now: number): Promise<void> {
@@ -631,18 +748,11 @@ class DestinationWorker {
     return this.sleep(ms);
   }
 
-  /** Until one in-flight request settles (or `wake()`/`stop()`). */
+  /** Until one in-flight request is answered or settles (or `wake()`/`stop()`). */
   private waitForSettle(): Promise<void> {
-    const signal = this.interrupt.signal;
-    if (signal.aborted) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const done = (): void => {
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      signal.addEventListener('abort', done, { once: true });
-      void this.settled.promise.then(done);
-    });
+    // Once stopping, the interrupt stays aborted: nothing may wait after stop() was called.
+    if (this.interrupt.signal.aborted) return Promise.resolve();
+    return this.settled.promise;
   }
 }
 

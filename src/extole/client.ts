@@ -45,6 +45,8 @@ export interface ExtoleClientOptions {
 
 /** Longest response body kept: error bodies are small; a huge one must not cost memory. */
 const MAX_BODY_CHARS = 64 * 1024;
+/** Bytes kept to decode at most `MAX_BODY_CHARS` characters (UTF-8: up to 4 bytes each). */
+const MAX_BODY_BYTES = MAX_BODY_CHARS * 4;
 
 /** A keep-alive client for one destination's Extole base URL. */
 export class ExtoleClient {
@@ -52,6 +54,9 @@ export class ExtoleClient {
   readonly connections: number;
   private readonly pool: Pool;
   private readonly prefix: string;
+  /** The SPEC §3.1 headers for the last token used: one object per token, not per request. */
+  private headers: Record<string, string> | undefined;
+  private headersToken: string | undefined;
 
   constructor(options: ExtoleClientOptions) {
     const url = new URL(options.baseUrl);
@@ -59,6 +64,8 @@ export class ExtoleClient {
     this.connections = Math.max(1, Math.floor(options.connections));
     // A base URL may carry a path (a proxy in front of Extole); request paths go under it.
     this.prefix = url.pathname.replace(/\/+$/, '');
+    // One connection per concurrent request and no pipelining: a slow answer must not hold up the
+    // requests queued behind it on the same socket.
     this.pool = new Pool(url.origin, {
       connections: this.connections,
       pipelining: 1,
@@ -69,62 +76,30 @@ export class ExtoleClient {
 
   /**
    * POST `bodyJson` to `{base_url}{path}` with the SPEC §3.1 headers. `timeoutMs` bounds the whole
-   * exchange (connect, headers and body). Resolves with a `SendResult`; never rejects.
+   * exchange (waiting for a connection, connect, headers and body). Resolves with a `SendResult`;
+   * never rejects.
    */
-  async send(path: string, bodyJson: string, accessToken: string, timeoutMs: number): Promise<SendResult> {
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, timeoutMs);
-    try {
-      const response = await this.pool.request({
-        method: 'POST',
-        path: this.prefix + path,
-        headers: {
-          authorization: `Bearer ${accessToken}`,
-          'content-type': 'application/json',
-          'user-agent': USER_AGENT,
-          accept: 'application/json',
-        },
-        body: bodyJson,
-        signal: controller.signal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      const body = await readCapped(response.body);
-      const retryAfterHeader = response.headers['retry-after'];
-      const retryAfter = Array.isArray(retryAfterHeader) ? retryAfterHeader[0] ?? null : retryAfterHeader ?? null;
-      const status = response.statusCode;
-      const error = status >= 300 ? parseExtoleError(body) : null;
-      return {
-        kind: 'response',
-        status,
-        extoleCode: error?.code ?? null,
-        extoleMessage: error?.message ?? null,
-        retryAfter,
-        body,
+  send(path: string, bodyJson: string, accessToken: string, timeoutMs: number): Promise<SendResult> {
+    if (this.headersToken !== accessToken || this.headers === undefined) {
+      this.headers = {
+        authorization: `Bearer ${accessToken}`,
+        'content-type': 'application/json',
+        'user-agent': USER_AGENT,
+        accept: 'application/json',
       };
-    } catch (err) {
-      const e = err as { code?: string; name?: string; message?: string };
-      if (
-        timedOut ||
-        e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
-        e.code === 'UND_ERR_BODY_TIMEOUT' ||
-        e.code === 'UND_ERR_CONNECT_TIMEOUT'
-      ) {
-        return { kind: 'timeout', message: `no complete response within ${timeoutMs} ms` };
-      }
-      // Messages of network errors never contain the request headers; keep them short anyway.
-      return {
-        kind: 'network-error',
-        code: e.code ?? e.name ?? 'ERROR',
-        message: String(e.message ?? err).slice(0, 500),
-      };
-    } finally {
-      clearTimeout(timer);
+      this.headersToken = accessToken;
     }
+    return new Promise<SendResult>((resolve) => {
+      const handler = new SendHandler(resolve, timeoutMs);
+      try {
+        this.pool.dispatch(
+          { method: 'POST', path: this.prefix + path, headers: this.headers, body: bodyJson, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
+          handler,
+        );
+      } catch (err) {
+        handler.onError(err as Error);
+      }
+    });
   }
 
   /** Let in-flight requests finish, then close the sockets. */
@@ -138,13 +113,103 @@ export class ExtoleClient {
   }
 }
 
-async function readCapped(body: AsyncIterable<Buffer> & { destroy?: () => void }): Promise<string> {
-  let text = '';
-  for await (const chunk of body) {
-    if (text.length < MAX_BODY_CHARS) text += chunk.toString('utf8');
-    // Keep draining so the socket can be reused, but stop keeping bytes.
+/**
+ * Collects one response for `send` through undici's dispatch handler interface (the one its own
+ * `request()` is built on in undici 7): no body stream, async iterator, AbortSignal or header
+ * object per request, which is most of a request's cost on a fast local link. The timeout is one
+ * timer that aborts the exchange wherever it is (still queued for a connection, or on a socket).
+ */
+class SendHandler {
+  private status = 0;
+  private retryAfter: string | null = null;
+  private chunks: Buffer[] = [];
+  private bytes = 0;
+  private abortRequest: ((err: Error) => void) | undefined;
+  private timedOut = false;
+  private finished = false;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly resolve: (result: SendResult) => void,
+    private readonly timeoutMs: number,
+  ) {
+    this.timer = setTimeout(this.onTimeout, timeoutMs);
   }
-  return text.length > MAX_BODY_CHARS ? text.slice(0, MAX_BODY_CHARS) : text;
+
+  private readonly onTimeout = (): void => {
+    this.timedOut = true;
+    const abort = this.abortRequest;
+    // Answer now, even for a request still queued for a connection: onConnect then aborts it
+    // before a byte is written.
+    if (!this.finish()) this.resolve({ kind: 'timeout', message: `no complete response within ${this.timeoutMs} ms` });
+    abort?.(new Error(`no complete response within ${this.timeoutMs} ms`));
+  };
+
+  onConnect(abort: (err: Error) => void): void {
+    if (this.timedOut) abort(new Error(`no complete response within ${this.timeoutMs} ms`));
+    else this.abortRequest = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], _resume: () => void, _statusText: string): boolean {
+    this.status = statusCode;
+    // Only Retry-After is needed: find it without building a header object.
+    for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i]!;
+      if (name.length === 11 && this.retryAfter === null && name.toString('latin1').toLowerCase() === 'retry-after') {
+        this.retryAfter = rawHeaders[i + 1]!.toString('latin1');
+      }
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    // Keep draining so the socket can be reused, but stop keeping bytes past the cap.
+    if (this.bytes < MAX_BODY_BYTES) {
+      this.chunks.push(chunk);
+      this.bytes += chunk.length;
+    }
+    return true;
+  }
+
+  onComplete(_trailers: unknown): void {
+    if (this.finish()) return;
+    const raw = this.chunks.length === 1 ? this.chunks[0]!.toString('utf8') : Buffer.concat(this.chunks).toString('utf8');
+    const body = raw.length > MAX_BODY_CHARS ? raw.slice(0, MAX_BODY_CHARS) : raw;
+    const status = this.status;
+    const error = status >= 300 ? parseExtoleError(body) : null;
+    this.resolve({
+      kind: 'response',
+      status,
+      extoleCode: error?.code ?? null,
+      extoleMessage: error?.message ?? null,
+      retryAfter: this.retryAfter,
+      body,
+    });
+  }
+
+  onError(err: Error): void {
+    if (this.finish()) return;
+    const e = err as { code?: string; name?: string; message?: string };
+    if (
+      this.timedOut ||
+      e.code === 'UND_ERR_HEADERS_TIMEOUT' ||
+      e.code === 'UND_ERR_BODY_TIMEOUT' ||
+      e.code === 'UND_ERR_CONNECT_TIMEOUT'
+    ) {
+      this.resolve({ kind: 'timeout', message: `no complete response within ${this.timeoutMs} ms` });
+      return;
+    }
+    // Messages of network errors never contain the request headers; keep them short anyway.
+    this.resolve({ kind: 'network-error', code: e.code ?? e.name ?? 'ERROR', message: String(e.message ?? err).slice(0, 500) });
+  }
+
+  /** True when the result was already given (undici may report an error after completion). */
+  private finish(): boolean {
+    if (this.finished) return true;
+    this.finished = true;
+    clearTimeout(this.timer);
+    return false;
+  }
 }
 
 /**

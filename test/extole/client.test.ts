@@ -94,4 +94,49 @@ describe('ExtoleClient', () => {
     client = new ExtoleClient({ baseUrl: url, connections: 1 });
     expect(await client.send('/v6/events', '{}', 't', 2000)).toMatchObject({ kind: 'network-error', code: 'ECONNREFUSED' });
   });
+
+  it('times out a request still waiting for a connection, and never sends it', async () => {
+    const paths: string[] = [];
+    const url = await serve((req) => {
+      paths.push(req.url!);
+      /* never answers */
+    });
+    client = new ExtoleClient({ baseUrl: url, connections: 1 });
+    // The only connection is held by a request that would wait far longer than the test may run.
+    const holding = client.send('/v6/first', '{}', 't', 60_000);
+    expect(await client.send('/v6/second', '{}', 't', 100)).toMatchObject({ kind: 'timeout' });
+    void holding;
+    expect(paths).toEqual(['/v6/first']);
+  });
+
+  it('keeps a long body up to the cap, multi-byte characters intact across chunks', async () => {
+    const big = 'é'.repeat(70_000); // 140,000 bytes, sent in several chunks
+    const url = await serve((_req, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      const bytes = Buffer.from(big, 'utf8');
+      // An odd split lands in the middle of a two-byte character.
+      res.write(bytes.subarray(0, 1001));
+      setImmediate(() => res.end(bytes.subarray(1001)));
+    });
+    client = new ExtoleClient({ baseUrl: url, connections: 1 });
+    const result = await client.send('/v6/events', '{}', 't', 2000);
+    expect(result).toMatchObject({ kind: 'response', status: 500, extoleCode: null, retryAfter: null });
+    const body = (result as { body: string }).body;
+    expect(body).toHaveLength(64 * 1024);
+    expect(body).toBe('é'.repeat(64 * 1024));
+  });
+
+  it('sends the token of each call (a new token replaces the cached headers) and finds Retry-After in any case', async () => {
+    const auth: (string | undefined)[] = [];
+    const url = await serve((req, res) => {
+      auth.push(req.headers.authorization);
+      res.writeHead(503, { 'RETRY-AFTER': 'Wed, 21 Oct 2015 07:28:00 GMT', 'content-type': 'application/json' }).end('{}');
+    });
+    client = new ExtoleClient({ baseUrl: url, connections: 1 });
+    const first = await client.send('/v6/events', '{}', 'tok-a', 2000);
+    await client.send('/v6/events', '{}', 'tok-b', 2000);
+    await client.send('/v6/events', '{}', 'tok-a', 2000);
+    expect(auth).toEqual(['Bearer tok-a', 'Bearer tok-b', 'Bearer tok-a']);
+    expect(first).toMatchObject({ status: 503, retryAfter: 'Wed, 21 Oct 2015 07:28:00 GMT' });
+  });
 });
