@@ -5,9 +5,8 @@
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import type { Outcome, Transformer } from '../compile/types.js';
-import { normalizeEvent } from '../events/normalize.js';
-import { validateIngestEvent } from '../events/validate.js';
-import { readJsonEvents } from './event-input.js';
+import { ingestEvent } from '../events/ingest.js';
+import { readJsonEventBatches } from './event-input.js';
 
 export interface DryRunOptions {
   /** Transformers in output order (the command sorts them by destination name). */
@@ -59,6 +58,47 @@ export function formatOutcomeLine(destination: string, project: string, insertId
   );
 }
 
+/**
+ * `formatOutcomeLine` for one destination and project, with the parts that do not change from
+ * line to line serialized once: the head, each drop reason, and the request up to its body
+ * (reused while the outcome's method, url and headers object are the same ones).
+ */
+class OutcomeLineFormatter {
+  private readonly head: string;
+  private readonly dropTails = new Map<string, string>();
+  private requestMethod: string | undefined;
+  private requestUrl: string | undefined;
+  private requestHeaders: object | undefined;
+  private requestHead = '';
+
+  constructor(destination: string, project: string) {
+    this.head = `{"destination":${JSON.stringify(destination)},"project":${JSON.stringify(project)},"insert_id":`;
+  }
+
+  /** `insertIdJson` is `JSON.stringify(insertId)`, computed once per event. */
+  format(insertIdJson: string, outcome: Outcome): string {
+    if (outcome.outcome === 'drop') {
+      let tail = this.dropTails.get(outcome.reason);
+      if (tail === undefined) {
+        tail = `,"outcome":"drop","reason":${JSON.stringify(outcome.reason)}`;
+        this.dropTails.set(outcome.reason, tail);
+      }
+      if (outcome.message === undefined) return `${this.head}${insertIdJson}${tail}}`;
+      return `${this.head}${insertIdJson}${tail},"message":${JSON.stringify(outcome.message)}}`;
+    }
+    const r = outcome.request;
+    if (r.method !== this.requestMethod || r.url !== this.requestUrl || r.headers !== this.requestHeaders) {
+      this.requestMethod = r.method;
+      this.requestUrl = r.url;
+      this.requestHeaders = r.headers;
+      this.requestHead =
+        `,"outcome":"send","request":{"method":${JSON.stringify(r.method)},"url":${JSON.stringify(r.url)},` +
+        `"headers":${JSON.stringify(r.headers)},"body":`;
+    }
+    return `${this.head}${insertIdJson}${this.requestHead}${outcome.bodyJson}}}`;
+  }
+}
+
 /** Buffered writer that waits for `drain` and stops cleanly when the reader goes away (EPIPE). */
 class LineWriter {
   private buffer = '';
@@ -74,9 +114,10 @@ class LineWriter {
     out.on('error', this.onError);
   }
 
-  async line(text: string): Promise<void> {
+  /** Buffer one line; true when the buffer is full and the caller should `await flush()`. */
+  add(text: string): boolean {
     this.buffer += `${text}\n`;
-    if (this.buffer.length >= FLUSH_AT) await this.flush();
+    return this.buffer.length >= FLUSH_AT;
   }
 
   async flush(): Promise<void> {
@@ -102,42 +143,50 @@ class LineWriter {
  * Transform every event of `input` with every transformer, writing one line per pair in input
  * order. Input items that are not usable events are reported on `err` as `SOURCE:LINE: …` and
  * skipped (the caller turns `errors > 0` into exit code 1). Never loads the whole input.
+ *
+ * Per event: one pass to check and normalize it (`ingestEvent`), the transformers (awaited only
+ * when one returns a Promise), and lines built around the transformer's own `bodyJson`. Input is
+ * taken a chunk at a time and output is awaited only when a buffer is full.
  */
 export async function dryRun(input: Readable | AsyncIterable<Buffer | string>, opts: DryRunOptions): Promise<DryRunSummary> {
   const redact = opts.redact ?? ((t: string) => t);
-  const now = opts.now ?? Date.now;
+  const ingestOptions = { now: opts.now ?? Date.now };
   const out = new LineWriter(opts.out, redact);
   const summary: DryRunSummary = { events: 0, lines: 0, errors: 0, sent: 0, dropped: 0 };
+  const transformers = opts.transformers;
+  const formatters = transformers.map((t) => new OutcomeLineFormatter(t.name, opts.project));
   const reportError = (line: number, message: string): void => {
     summary.errors++;
     opts.err.write(redact(`${opts.source}:${line}: ${message}\n`));
   };
   try {
-    for await (const item of readJsonEvents(input)) {
-      if (out.closed) break;
-      if ('error' in item) {
-        reportError(item.line, item.error);
-        continue;
-      }
-      const raw = item.value;
-      const problems = validateIngestEvent(raw);
-      if (problems.missing.length > 0 || problems.invalid.length > 0) {
-        const parts = [];
-        if (problems.missing.length > 0) parts.push(`missing ${problems.missing.join(', ')}`);
-        if (problems.invalid.length > 0) parts.push(`invalid ${problems.invalid.join(', ')}`);
-        reportError(item.line, `not a valid Amplitude event: ${parts.join('; ')}`);
-        continue;
-      }
-      const event = normalizeEvent(raw as Record<string, unknown>, { now: now() });
-      const insertId = typeof event.insert_id === 'string' ? event.insert_id : null;
-      summary.events++;
-      for (const transformer of opts.transformers) {
-        const result = transformer.transform(event, opts.project);
-        const outcome = result instanceof Promise ? await result : result;
-        if (outcome.outcome === 'send') summary.sent++;
-        else summary.dropped++;
-        summary.lines++;
-        await out.line(formatOutcomeLine(transformer.name, opts.project, insertId, outcome));
+    read: for await (const batch of readJsonEventBatches(input)) {
+      for (const item of batch) {
+        if (out.closed) break read;
+        if ('error' in item) {
+          reportError(item.line, item.error);
+          continue;
+        }
+        const ingested = ingestEvent(item.value, ingestOptions);
+        if (ingested.problems !== undefined) {
+          const problems = ingested.problems;
+          const parts = [];
+          if (problems.missing.length > 0) parts.push(`missing ${problems.missing.join(', ')}`);
+          if (problems.invalid.length > 0) parts.push(`invalid ${problems.invalid.join(', ')}`);
+          reportError(item.line, `not a valid Amplitude event: ${parts.join('; ')}`);
+          continue;
+        }
+        const event = ingested.event;
+        const insertIdJson = typeof event.insert_id === 'string' ? JSON.stringify(event.insert_id) : 'null';
+        summary.events++;
+        for (let i = 0; i < transformers.length; i++) {
+          const result = transformers[i]!.transform(event, opts.project);
+          const outcome = result instanceof Promise ? await result : result;
+          if (outcome.outcome === 'send') summary.sent++;
+          else summary.dropped++;
+          summary.lines++;
+          if (out.add(formatters[i]!.format(insertIdJson, outcome))) await out.flush();
+        }
       }
     }
     await out.flush();

@@ -20,6 +20,14 @@ export type InputItem = { line: number; value: unknown } | { line: number; error
  *   JSON is an error item and the next line is read as usual.
  */
 export async function* readJsonEvents(input: AsyncIterable<Buffer | string> | Readable): AsyncGenerator<InputItem> {
+  for await (const batch of readJsonEventBatches(input)) yield* batch;
+}
+
+/**
+ * {@link readJsonEvents}, one array of items per chunk of input (possibly empty), for callers that
+ * handle many small events: one await per chunk instead of one per event.
+ */
+export async function* readJsonEventBatches(input: AsyncIterable<Buffer | string> | Readable): AsyncGenerator<InputItem[]> {
   const decoder = new StringDecoder('utf8');
   let mode: 'unknown' | 'lines' | 'array' = 'unknown';
   const lines = new LineSplitter();
@@ -34,7 +42,7 @@ export async function* readJsonEvents(input: AsyncIterable<Buffer | string> | Re
     if (mode === 'unknown') {
       const m = /\S/.exec(text);
       if (m === null) {
-        lines.push(text); // only blank so far: keep counting lines
+        lines.push(text, []); // only blank so far: keep counting lines
         continue;
       }
       mode = m[0] === '[' ? 'array' : 'lines';
@@ -43,21 +51,26 @@ export async function* readJsonEvents(input: AsyncIterable<Buffer | string> | Re
         text = lines.takeRest() + text;
       }
     }
+    const items: InputItem[] = [];
     if (mode === 'array') {
-      yield* scanner.push(text);
+      scanner.push(text, items);
+      yield items;
       if (scanner.failed) return;
     } else {
-      yield* lines.push(text);
+      lines.push(text, items);
+      yield items;
     }
   }
   const rest = decoder.end();
+  const items: InputItem[] = [];
   if (mode === 'array') {
-    yield* scanner.push(rest);
-    if (!scanner.failed) yield* scanner.end();
+    scanner.push(rest, items);
+    if (!scanner.failed) scanner.end(items);
   } else {
-    yield* lines.push(rest);
-    yield* lines.end();
+    lines.push(rest, items);
+    lines.end(items);
   }
+  yield items;
 }
 
 function parse(text: string, line: number): InputItem {
@@ -68,19 +81,28 @@ function parse(text: string, line: number): InputItem {
   }
 }
 
+/** True when `text` has a character other than JSON whitespace (or other Unicode space, as /\S/). */
+function isNotBlank(text: string): boolean {
+  // A JSON line almost always starts with `{`: decide on the first character before the regex.
+  const c = text.charCodeAt(0);
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) return true;
+  return /\S/.test(text);
+}
+
 /** JSON lines: cut at `\n`, parse each non-blank line. */
 class LineSplitter {
   /** Number of the line `pending` belongs to. */
   line = 1;
   private pending = '';
 
-  *push(text: string): Generator<InputItem> {
+  /** Parse the complete lines of `text` into `items`; keep the unterminated rest. */
+  push(text: string, items: InputItem[]): void {
     let start = 0;
     let nl = text.indexOf('\n');
     while (nl !== -1) {
       const lineText = this.pending === '' ? text.slice(start, nl) : this.pending + text.slice(start, nl);
       this.pending = '';
-      if (/\S/.test(lineText)) yield parse(lineText, this.line);
+      if (isNotBlank(lineText)) items.push(parse(lineText, this.line));
       this.line++;
       start = nl + 1;
       nl = text.indexOf('\n', start);
@@ -88,8 +110,8 @@ class LineSplitter {
     this.pending += text.slice(start);
   }
 
-  *end(): Generator<InputItem> {
-    if (/\S/.test(this.pending)) yield parse(this.pending, this.line);
+  end(items: InputItem[]): void {
+    if (isNotBlank(this.pending)) items.push(parse(this.pending, this.line));
     this.pending = '';
   }
 
@@ -132,7 +154,7 @@ class JsonScanner {
   private elementLine = 0;
   private elementIsScalar = false;
 
-  *push(text: string): Generator<InputItem> {
+  push(text: string, items: InputItem[]): void {
     this.buf += text;
     const buf = this.buf;
     for (; this.pos < buf.length; this.pos++) {
@@ -148,7 +170,7 @@ class JsonScanner {
       if (this.elementStart >= 0 && this.elementIsScalar && this.depth === base) {
         // A scalar element ends at whitespace, a comma or the closing bracket.
         if (isSpace(c) || c === COMMA || c === CLOSE_BRACKET || c === OPEN_BRACE || c === OPEN_BRACKET) {
-          yield this.complete(this.pos);
+          items.push(this.complete(this.pos));
         }
       }
       if (isSpace(c)) continue;
@@ -165,7 +187,7 @@ class JsonScanner {
           continue;
         }
         if (c === CLOSE_BRACE || c === CLOSE_BRACKET || c === COMMA) {
-          yield this.fail(`unexpected "${String.fromCharCode(c)}"`);
+          items.push(this.fail(`unexpected "${String.fromCharCode(c)}"`));
           return;
         }
         this.elementStart = this.pos;
@@ -177,10 +199,10 @@ class JsonScanner {
       else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
         this.depth--;
         if (this.depth < base) {
-          yield this.fail(`unexpected "${String.fromCharCode(c)}"`);
+          items.push(this.fail(`unexpected "${String.fromCharCode(c)}"`));
           return;
         }
-        if (this.depth === base && !this.elementIsScalar) yield this.complete(this.pos + 1);
+        if (this.depth === base && !this.elementIsScalar) items.push(this.complete(this.pos + 1));
       }
     }
     // Keep only what the next chunk still needs.
@@ -190,15 +212,15 @@ class JsonScanner {
     if (this.elementStart >= 0) this.elementStart -= keepFrom;
   }
 
-  *end(): Generator<InputItem> {
+  end(items: InputItem[]): void {
     if (this.elementStart >= 0) {
-      if (this.elementIsScalar && this.depth === (this.inTopArray ? 1 : 0)) yield this.complete(this.buf.length);
+      if (this.elementIsScalar && this.depth === (this.inTopArray ? 1 : 0)) items.push(this.complete(this.buf.length));
       else {
-        yield this.fail('unexpected end of input inside a value', this.elementLine);
+        items.push(this.fail('unexpected end of input inside a value', this.elementLine));
         return;
       }
     }
-    if (this.inTopArray) yield this.fail('unexpected end of input: the array is not closed');
+    if (this.inTopArray) items.push(this.fail('unexpected end of input: the array is not closed'));
   }
 
   private complete(end: number): InputItem {

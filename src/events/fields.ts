@@ -82,6 +82,25 @@ export interface IngestFieldRule {
   readonly renamed: boolean;
   /** The schema's type check for the value. */
   readonly accepts: (value: unknown) => boolean;
+  /** `event[target] = value` as a store of that one name (see {@link namedStore}). */
+  readonly assign: (event: Record<string, unknown>, value: unknown) => void;
+}
+
+/**
+ * A function that stores `value` under the fixed property `name`. Normalized events are built
+ * one field at a time; V8 turns an object that gets more than a dozen properties through
+ * computed-key stores (`event[key] = value`) into a slow dictionary, and every later read of the
+ * event (mappings, JSON) pays for it, while stores of a fixed name keep it a fast object. The
+ * source text holds only the JSON-quoted schema name, never event data.
+ */
+function namedStore(name: string): (event: Record<string, unknown>, value: unknown) => void {
+  if (name === '__proto__') {
+    return (event, value) => {
+      Object.defineProperty(event, name, { value, enumerable: true, writable: true, configurable: true });
+    };
+  }
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- see above: a constant, quoted name
+  return new Function('event', 'value', `event[${JSON.stringify(name)}] = value;`) as (event: Record<string, unknown>, value: unknown) => void;
 }
 
 function typeCheck(types: readonly JsonTypeName[]): (value: unknown) => boolean {
@@ -105,10 +124,15 @@ function typeCheck(types: readonly JsonTypeName[]): (value: unknown) => boolean 
  * Incoming field name (schema names and Export renames) → how it is taken. A Map, so hostile
  * keys (`__proto__`, `constructor`) find nothing.
  */
+const ASSIGN_BY_FIELD = new Map([...EVENT_FIELD_TYPES.keys()].map((name) => [name, namedStore(name)]));
+
 export const INGEST_FIELDS: ReadonlyMap<string, IngestFieldRule> = new Map<string, IngestFieldRule>([
-  ...[...EVENT_FIELD_TYPES].map(([name, types]) => [name, { target: name, renamed: false, accepts: typeCheck(types) }] as const),
+  ...[...EVENT_FIELD_TYPES].map(
+    ([name, types]) => [name, { target: name, renamed: false, accepts: typeCheck(types), assign: ASSIGN_BY_FIELD.get(name)! }] as const,
+  ),
   ...[...EXPORT_RENAMES].map(
-    ([from, to]) => [from, { target: to, renamed: true, accepts: typeCheck(EVENT_FIELD_TYPES.get(to) ?? []) }] as const,
+    ([from, to]) =>
+      [from, { target: to, renamed: true, accepts: typeCheck(EVENT_FIELD_TYPES.get(to) ?? []), assign: ASSIGN_BY_FIELD.get(to)! }] as const,
   ),
 ]);
 

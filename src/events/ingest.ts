@@ -46,22 +46,28 @@ export function ingestEvent(raw: unknown, opts: IngestOptions = {}): IngestResul
   const event: Record<string, unknown> = {};
   let exportTime: number | undefined;
   let exportTimeParsed = false;
-  for (const key in source) {
-    if (!Object.hasOwn(source, key)) continue;
+  // Object.keys: the own enumerable keys, in for-in order (what `for in` + hasOwn visits).
+  const keys = Object.keys(source);
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k]!;
     const value = source[key];
-    const rule = INGEST_FIELDS.get(key);
     if (key === EXPORT_EVENT_TIME) {
+      // Not a schema field: checked and converted (below), never copied.
       exportTime = parseExportEventTime(value);
       exportTimeParsed = true;
       if (exportTime === undefined && value !== undefined && value !== null) (invalid ??= []).push(key);
-    } else if (rule !== undefined && value !== undefined && value !== null && !rule.accepts(value)) {
-      if (key !== 'event_type' && key !== 'user_id' && key !== 'device_id') (invalid ??= []).push(key);
       continue;
     }
-    // normalizeEvent's rules (event_time is not an INGEST_FIELDS name).
-    if (rule === undefined || value === undefined || !rule.accepts(value)) continue;
+    const rule = INGEST_FIELDS.get(key);
+    if (rule === undefined || value === undefined) continue;
+    if (!rule.accepts(value)) {
+      // A wrong type is reported (null means "not set"; the required fields were checked above)
+      // and, as normalizeEvent does, left out.
+      if (value !== null && key !== 'event_type' && key !== 'user_id' && key !== 'device_id') (invalid ??= []).push(key);
+      continue;
+    }
     if (rule.renamed && Object.hasOwn(source, rule.target) && source[rule.target] !== undefined) continue;
-    event[rule.target] = value;
+    rule.assign(event, value);
   }
   if (missing !== undefined || invalid !== undefined) return { problems: { missing: missing ?? [], invalid: invalid ?? [] } };
   if (event.time === undefined) {
