@@ -5,6 +5,7 @@
  * Table layout, migrations and semantics are described in docs/queue.md.
  */
 import { mkdirSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { QueueUnavailableError } from '../errors.js';
@@ -36,6 +37,11 @@ export interface SqliteQueueOptions {
    * `QueueUnavailableError` (SQLITE_BUSY). Default 5000 ms.
    */
   busyTimeoutMs?: number;
+  /**
+   * Flushes a file or folder to disk by path; default: open, fsync, close on libuv's thread pool.
+   * Enqueue answers only after it resolved for the WAL file (see `syncWal`). For tests.
+   */
+  fsync?: (target: string) => Promise<void>;
 }
 
 /**
@@ -133,10 +139,9 @@ interface DeadLetterRow {
 
 /** Prepared statements, built once per connection. */
 interface Statements {
-  dedupGet: Database.Statement<[string, string], { first_seen: number }>;
-  dedupPut: Database.Statement<[string, string, number]>;
+  dedupClaim: Database.Statement<[string, string, number, number]>;
   insertDelivery: Database.Statement<[string, string, string | null, string, string, string, number, number]>;
-  claim: Database.Statement<[{ destination: string; now: number; token: string; leaseUntil: number; limit: number }], DeliveryRow>;
+  claim: Database.Statement<[ClaimParams], DeliveryRow>;
   complete: Database.Statement<[number, string]>;
   retry: Database.Statement<[{ id: number; token: string; runAt: number; at: number; status: number | null; error: string }]>;
   release: Database.Statement<[number | null, number, string]>;
@@ -149,6 +154,14 @@ interface Statements {
   pruneDedup: Database.Statement<[number]>;
   synchronousFull: Database.Statement<[]>;
   synchronousNormal: Database.Statement<[]>;
+}
+
+interface ClaimParams {
+  destination: string;
+  now: number;
+  token: string;
+  leaseUntil: number;
+  limit: number;
 }
 
 /** A settle or enqueue call waiting for the next batch commit (see `SqliteQueue.flush`). */
@@ -176,17 +189,37 @@ export class SqliteQueue implements Queue {
   private closed = false;
   /** The connection's current `PRAGMA synchronous`, to switch it only when needed. */
   private synchronous: Durability = 'FULL';
+  /** The WAL file to fsync after an enqueue commit (see `syncWal`); undefined: commit with FULL instead. */
+  private walPath: string | undefined;
+  /** Callers waiting for an fsync of the WAL that starts after their commit. */
+  private syncWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
+  private dirSynced = false;
+  private readonly fsync: (target: string) => Promise<void>;
+  /** The fsync running now, if any. */
+  private syncing: Promise<void> | undefined;
   /** Calls waiting for the batch commit at the end of this event-loop turn (see `flush`). */
   private pending: PendingOp[] = [];
   private flushScheduled = false;
   /** Transaction functions, built once per connection (building one per call costs as much as a small statement). */
   private batchTx: Database.Transaction<(db: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[]) => void> | undefined;
   private enqueueTx: Database.Transaction<(st: Statements, project: string, events: IngestEvent[], now: number, window: number) => EnqueueResult> | undefined;
-  private claimTx: Database.Transaction<(st: Statements, params: { destination: string; now: number; token: string; leaseUntil: number; limit: number }) => DeliveryRow[]> | undefined;
+  private claimTx:
+    | Database.Transaction<
+        (
+          db: Database.Database,
+          st: Statements,
+          ops: PendingOp[],
+          results: unknown[],
+          failures: (QueueUnavailableError | undefined)[],
+          params: ClaimParams,
+        ) => DeliveryRow[] | { failed: unknown }
+      >
+    | undefined;
 
   constructor(options: SqliteQueueOptions) {
     this.path = options.path;
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    this.fsync = options.fsync ?? fsyncPath;
   }
 
   /** Opens the file (creating its folder), sets the pragmas and applies pending migrations. */
@@ -203,7 +236,10 @@ export class SqliteQueue implements Queue {
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(this.busyTimeoutMs))}`);
       // WAL: readers never block the writer and the writer never blocks readers, and several
       // processes can share the file. Ignored (stays 'memory') for ':memory:'.
-      db.pragma('journal_mode = WAL');
+      const journal = db.pragma('journal_mode = WAL', { simple: true });
+      // Enqueue durability without blocking the event loop, see `syncWal`. Only for a plain file
+      // path in WAL mode; otherwise enqueue commits with synchronous=FULL.
+      this.walPath = journal === 'wal' && this.path !== ':memory:' && !this.path.startsWith('file:') ? `${path.resolve(this.path)}-wal` : undefined;
       // FULL, not NORMAL: in WAL mode NORMAL skips the fsync at commit, so a power loss (not a
       // process crash: the WAL survives kill -9 either way) can roll back the last transactions.
       // Ingestion answers 200 only after enqueue() returns, and a 200 promises the events are
@@ -220,8 +256,19 @@ export class SqliteQueue implements Queue {
       this.enqueueTx = db.transaction((st: Statements, project: string, events: IngestEvent[], now: number, window: number) =>
         this.enqueueRows(st, project, events, now, window),
       );
-      this.claimTx = db.transaction((st: Statements, params: { destination: string; now: number; token: string; leaseUntil: number; limit: number }) =>
-        st.claim.all(params),
+      this.claimTx = db.transaction(
+        (d: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[], params: ClaimParams) => {
+          if (ops.length === 0) return st.claim.all(params);
+          this.runBatch(d, st, ops, results, failures);
+          try {
+            return st.claim.all(params);
+          } catch (err) {
+            // A failed statement undoes only itself: the batch before it still commits, unless
+            // SQLite aborted the whole transaction.
+            if (!d.inTransaction) throw err;
+            return { failed: err };
+          }
+        },
       );
       this.db = db;
     } catch (err) {
@@ -318,24 +365,101 @@ export class SqliteQueue implements Queue {
     const ops = this.pending;
     if (ops.length === 0) return;
     this.pending = [];
+    this.commitWith(ops, 'commit', (db, st, results, failures) => this.batchTx!.immediate(db, st, ops, results, failures));
+  }
+
+  /**
+   * Runs `tx` (one IMMEDIATE transaction that also runs `ops`), then answers every op's caller.
+   * Returns what `tx` returned; rethrows its failure as QueueUnavailableError after rejecting
+   * every op with it.
+   */
+  private commitWith<T>(
+    ops: PendingOp[],
+    op: string,
+    tx: (db: Database.Database, st: Statements, results: unknown[], failures: (QueueUnavailableError | undefined)[]) => T,
+    ownDurability: Durability = 'NORMAL',
+  ): T | undefined {
     const results: unknown[] = new Array(ops.length);
     const failures: (QueueUnavailableError | undefined)[] = new Array(ops.length);
-    let durability: Durability = 'NORMAL';
-    for (const op of ops) if (op.kind === 'enqueue') durability = 'FULL';
+    let durability = ownDurability;
+    let enqueues = false;
+    for (const o of ops) if (o.kind === 'enqueue') enqueues = true;
+    // Enqueues need their commit on disk: an fsync of the WAL off the event loop when we can
+    // (`syncWal`), else SQLite's own fsync at commit.
+    if (enqueues && this.walPath === undefined) durability = 'FULL';
+    let value: T;
     try {
-      const { db, st } = this.use('commit');
+      const { db, st } = this.use(op);
       this.setSynchronous(st, durability);
-      this.batchTx!.immediate(db, st, ops, results, failures);
+      value = tx(db, st, results, failures);
     } catch (err) {
-      for (const op of ops) op.reject(unavailable(op.kind, err));
-      return;
+      const failure = unavailable(op, err);
+      for (const o of ops) o.reject(o.kind === op ? failure : unavailable(o.kind, err));
+      if (op === 'commit') return undefined;
+      throw failure;
     }
+    const synced = enqueues && this.walPath !== undefined ? this.syncWal() : undefined;
     for (let i = 0; i < ops.length; i++) {
       const failure = failures[i];
-      const op = ops[i]!;
-      if (failure !== undefined) op.reject(failure);
-      else (op.resolve as (value: unknown) => void)(results[i]);
+      const o = ops[i]!;
+      if (failure !== undefined) o.reject(failure);
+      else if (o.kind === 'enqueue' && synced !== undefined) {
+        const result = results[i] as EnqueueResult;
+        synced.then(
+          () => o.resolve(result),
+          (err: unknown) => o.reject(unavailable('enqueue', err)),
+        );
+      } else (o.resolve as (value: unknown) => void)(results[i]);
     }
+    return value;
+  }
+
+  /**
+   * Makes every commit made so far durable: resolves after an fsync of the WAL file that STARTED
+   * after this call. Enqueue commits with synchronous=NORMAL (SQLite writes the WAL frames but
+   * does not fsync) and its callers are answered only after this, so a 200 still means the
+   * events reached the disk, as with synchronous=FULL, but the fsync runs on libuv's thread pool
+   * instead of blocking the event loop for milliseconds per ingest request, and one fsync covers
+   * every commit before it (requests arriving during an fsync share the next one).
+   *
+   * Why an fsync of our own file descriptor is enough: fsync flushes the file (the inode), not
+   * one descriptor's writes. A checkpoint between the commit and the fsync has copied the frames
+   * into the database file and synced it (WAL + NORMAL syncs at each checkpoint), so a WAL
+   * restarted or removed meanwhile loses nothing. The file is opened per fsync, so a WAL that
+   * was removed and re-created is never missed.
+   */
+  private syncWal(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.syncWaiters.push({ resolve, reject });
+      if (this.syncing === undefined) this.startSync();
+    });
+  }
+
+  private startSync(): void {
+    const waiters = this.syncWaiters;
+    this.syncWaiters = [];
+    const walPath = this.walPath!;
+    const syncDir = !this.dirSynced;
+    this.syncing = (async () => {
+      await this.fsync(walPath);
+      // A WAL created since open() is a new directory entry: sync the folder once, as SQLite
+      // does for a new WAL file it syncs itself.
+      if (syncDir) {
+        await this.fsync(path.dirname(walPath));
+        this.dirSynced = true;
+      }
+    })().then(
+      () => {
+        for (const w of waiters) w.resolve();
+      },
+      (err: unknown) => {
+        for (const w of waiters) w.reject(err);
+      },
+    );
+    void this.syncing.then(() => {
+      this.syncing = undefined;
+      if (this.syncWaiters.length > 0) this.startSync();
+    });
   }
 
   /** The body of `flush`'s transaction. */
@@ -368,13 +492,11 @@ export class SqliteQueue implements Queue {
   private enqueueRows(st: Statements, project: string, events: IngestEvent[], now: number, window: number): EnqueueResult {
     const result: EnqueueResult = { accepted: 0, duplicates: 0, deliveries: 0 };
     for (const event of events) {
-      if (event.insertId !== null && window > 0) {
-        const seen = st.dedupGet.get(project, event.insertId);
-        if (seen && seen.first_seen > now - window) {
-          result.duplicates++;
-          continue;
-        }
-        st.dedupPut.run(project, event.insertId, now);
+      // One statement: insert the insert_id, or restart its window when the last one has passed;
+      // no change means it was seen within the window.
+      if (event.insertId !== null && window > 0 && st.dedupClaim.run(project, event.insertId, now, now - window).changes === 0) {
+        result.duplicates++;
+        continue;
       }
       result.accepted++;
       for (const d of event.deliveries) {
@@ -390,13 +512,15 @@ export class SqliteQueue implements Queue {
     if (n <= 0) return [];
     const at = Math.trunc(now);
     const token = newLeaseToken();
-    return this.run('claim', (db, st) => {
-      const params = { destination, now: at, token, leaseUntil: at + Math.trunc(leaseMs), limit: n };
-      const rows = this.claimTx!.immediate(st, params);
-      // RETURNING order is unspecified; callers expect run_at, then enqueue order.
-      rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id);
-      return rows.map(toItem);
-    }, 'NORMAL');
+    const params = { destination, now: at, token, leaseUntil: at + Math.trunc(leaseMs), limit: n };
+    // Batched calls still waiting go first, in the same transaction: one commit instead of two.
+    const ops = this.pending;
+    this.pending = [];
+    const rows = this.commitWith(ops, 'claim', (db, st, results, failures) => this.claimTx!.immediate(db, st, ops, results, failures, params))!;
+    if (!Array.isArray(rows)) throw unavailable('claim', rows.failed);
+    // RETURNING order is unspecified; callers expect run_at, then enqueue order.
+    rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id);
+    return rows.map(toItem);
   }
 
   /** Batched with the other settles and enqueues of this event-loop turn (see `flush`). */
@@ -535,8 +659,9 @@ export class SqliteQueue implements Queue {
   }
 
   async close(): Promise<void> {
-    // Calls already made are answered (committed) before the connection goes.
+    // Calls already made are answered (committed, and synced) before the connection goes.
     if (this.db && this.pending.length > 0) this.flush();
+    while (this.syncing !== undefined) await this.syncing;
     this.closed = true;
     const db = this.db;
     this.db = undefined;
@@ -554,9 +679,8 @@ export class SqliteQueue implements Queue {
 
 function prepare(db: Database.Database): Statements {
   return {
-    dedupGet: db.prepare('SELECT first_seen FROM dedup WHERE project = ? AND insert_id = ?'),
-    dedupPut: db.prepare(
-      'INSERT INTO dedup (project, insert_id, first_seen) VALUES (?, ?, ?) ON CONFLICT (project, insert_id) DO UPDATE SET first_seen = excluded.first_seen',
+    dedupClaim: db.prepare(
+      'INSERT INTO dedup (project, insert_id, first_seen) VALUES (?, ?, ?) ON CONFLICT (project, insert_id) DO UPDATE SET first_seen = excluded.first_seen WHERE dedup.first_seen <= ?',
     ),
     insertDelivery: db.prepare(
       'INSERT INTO deliveries (destination, project, insert_id, path, body, event, enqueued_at, run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -662,6 +786,25 @@ function toDeadLetter(row: DeadLetterRow): DeadLetter {
     configRevision: row.config_revision,
     createdAt: row.created_at,
   };
+}
+
+/**
+ * fsync a file or folder by path. A WAL that no longer exists was checkpointed into the database
+ * file (which the checkpoint synced) and removed: nothing of it is left to flush.
+ */
+async function fsyncPath(target: string): Promise<void> {
+  let file;
+  try {
+    file = await openFile(target, 'r');
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    await file.sync();
+  } finally {
+    await file.close();
+  }
 }
 
 function unavailable(op: string, err: unknown): QueueUnavailableError {

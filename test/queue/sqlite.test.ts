@@ -290,3 +290,76 @@ describe('SqliteQueue group commit (one transaction per event-loop turn)', () =>
     await reopened.close();
   });
 });
+
+describe('SqliteQueue enqueue durability (fsync of the WAL off the event loop)', () => {
+  const event = (id: string) => ({
+    insertId: id,
+    event: JSON.stringify({ insert_id: id }),
+    deliveries: [{ destination: 'd1', path: '/v6/async-events', body: '{}' }],
+  });
+
+  /** An fsync the test finishes by hand; records what was synced. */
+  function manualFsync() {
+    const calls: { target: string; finish: (err?: Error) => void }[] = [];
+    const fsync = (target: string) =>
+      new Promise<void>((resolve, reject) => calls.push({ target, finish: (err) => (err ? reject(err) : resolve()) }));
+    return { calls, fsync };
+  }
+  const turn = () => new Promise<void>((r) => setImmediate(r));
+
+  it('answers an enqueue only after an fsync of the WAL that started after its commit; requests meanwhile share the next one', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const sync = manualFsync();
+    const queue = new SqliteQueue({ path: file, fsync: sync.fsync });
+    await queue.open();
+    let firstDone = false;
+    const first = queue.enqueue('web', [event('a')], { now: T0, dedupWindowMs: 0 }).then((r) => ((firstDone = true), r));
+    await turn();
+    await turn();
+    expect(sync.calls.map((c) => c.target)).toEqual([`${file}-wal`]);
+    expect(firstDone).toBe(false);
+    // Two more requests commit while that fsync runs: they must wait for a later one.
+    const second = queue.enqueue('web', [event('b')], { now: T0, dedupWindowMs: 0 });
+    await turn();
+    const third = queue.enqueue('web', [event('c')], { now: T0, dedupWindowMs: 0 });
+    await turn();
+    sync.calls[0]!.finish();
+    await turn();
+    // The folder too, once (a new WAL file is a new directory entry).
+    expect(sync.calls.map((c) => c.target)).toEqual([`${file}-wal`, path.dirname(file)]);
+    expect(firstDone).toBe(false);
+    sync.calls[1]!.finish();
+    expect((await first).accepted).toBe(1);
+    await turn();
+    // Then one fsync for both waiting requests.
+    expect(sync.calls).toHaveLength(3);
+    expect(sync.calls[2]!.target).toBe(`${file}-wal`);
+    sync.calls[2]!.finish();
+    expect([(await second).accepted, (await third).accepted]).toEqual([1, 1]);
+    await queue.close();
+  });
+
+  it('a failed fsync fails the enqueue with QueueUnavailableError; settles do not wait for it', async () => {
+    const sync = manualFsync();
+    const queue = new SqliteQueue({ path: path.join(tempDir(), 'q.db'), fsync: sync.fsync });
+    await queue.open();
+    const failing = queue.enqueue('web', [event('a')], { now: T0, dedupWindowMs: 0 });
+    await turn();
+    await turn();
+    sync.calls[0]!.finish(Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+    await expect(failing).rejects.toBeInstanceOf(QueueUnavailableError);
+    const [item] = await queue.claim('d1', 1, T0, 1000);
+    expect(await queue.complete(item!)).toBe(true);
+    expect(sync.calls).toHaveLength(1);
+    await queue.close();
+  });
+
+  it(':memory: has no WAL: enqueue commits with synchronous=FULL and syncs nothing itself', async () => {
+    const sync = manualFsync();
+    const queue = new SqliteQueue({ path: ':memory:', fsync: sync.fsync });
+    await queue.open();
+    expect((await queue.enqueue('web', [event('a')], { now: T0, dedupWindowMs: 0 })).accepted).toBe(1);
+    expect(sync.calls).toHaveLength(0);
+    await queue.close();
+  });
+});
