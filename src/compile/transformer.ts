@@ -94,6 +94,10 @@ class CompiledTransformer implements Transformer {
   private readonly projects: ReadonlySet<string>;
   private readonly enabled: boolean;
   private readonly rows: readonly SelectionRow[];
+  /** Event type → the rows that can select it, in definition order (a type listed by some row). */
+  private readonly rowsByType: ReadonlyMap<unknown, readonly SelectionRow[]>;
+  /** The rows for any other type: the `type: "*"` ones. */
+  private readonly wildcardRows: readonly SelectionRow[];
   private readonly email: CompiledExpression;
   private readonly partnerUserId: CompiledExpression | undefined;
   private readonly requireEmail: boolean;
@@ -136,6 +140,14 @@ class CompiledTransformer implements Transformer {
       where: row.where === undefined ? undefined : compile(row.where, `events[${i}].where`),
       label: `events[${i}].where`,
     }));
+    const rowsByType = new Map<unknown, SelectionRow[]>();
+    for (const row of this.rows) {
+      for (const type of row.types) {
+        if (!rowsByType.has(type)) rowsByType.set(type, this.rows.filter((r) => r.all || r.types.has(type)));
+      }
+    }
+    this.rowsByType = rowsByType;
+    this.wildcardRows = this.rows.filter((r) => r.all);
 
     const identity = def.identity ?? {};
     this.email = compile(identity.email ?? DEFAULT_EMAIL_EXPRESSION, 'identity.email');
@@ -189,9 +201,7 @@ class CompiledTransformer implements Transformer {
     if (gate !== undefined) return gate;
 
     let selected = false;
-    const type = event.event_type;
-    for (const row of this.rows) {
-      if (!row.all && !row.types.has(type)) continue;
+    for (const row of this.rowsByType.get(event.event_type) ?? this.wildcardRows) {
       if (row.where === undefined) {
         selected = true;
         break;
@@ -260,9 +270,7 @@ class CompiledTransformer implements Transformer {
     if (gate !== undefined) return gate;
 
     let selected = false;
-    const type = event.event_type;
-    for (const row of this.rows) {
-      if (!row.all && !row.types.has(type)) continue;
+    for (const row of this.rowsByType.get(event.event_type) ?? this.wildcardRows) {
       if (row.where === undefined) {
         selected = true;
         break;
@@ -419,16 +427,16 @@ function copyAllowed(data: Record<string, unknown>, props: unknown, allow: '*' |
     copyAll(data, props, asStrings);
     return;
   }
-  for (const key of allow) {
+  for (let i = 0; i < allow.length; i++) {
+    const key = allow[i]!;
     if (Object.hasOwn(props, key)) copyValue(data, key, props[key], asStrings);
   }
 }
 
 function copyAll(data: Record<string, unknown>, props: unknown, asStrings: boolean): void {
   if (!isJsonObject(props)) return;
-  for (const key in props) {
-    if (Object.hasOwn(props, key)) copyValue(data, key, props[key], asStrings);
-  }
+  const keys = Object.keys(props); // own enumerable keys, in for-in order
+  for (let i = 0; i < keys.length; i++) copyValue(data, keys[i]!, props[keys[i]!], asStrings);
 }
 
 /** Null and missing values are left out; `as_strings` sends scalars as strings and leaves out the rest. */
@@ -439,7 +447,8 @@ function copyValue(data: Record<string, unknown>, key: string, value: unknown, a
     if (type === 'number' || type === 'boolean') value = String(value);
     else if (type !== 'string') return;
   }
-  setOwn(data, key, value);
+  if (key === '__proto__') setOwn(data, key, value);
+  else data[key] = value;
 }
 
 /** Identity rules: strings and numbers (as strings) count; empty strings and anything else are left out. */
