@@ -58,6 +58,17 @@ async function startTestExtole() {
   };
 }
 
+/** CPU time (user + system) a process has used, in ms (Linux /proc; NaN elsewhere). */
+function cpuMs(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100/s on Linux).
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -206,6 +217,8 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     for (let i = 0; i < events; i += batchSize) {
       batches.push(JSON.stringify({ api_key: API_KEY, events: eventList.slice(i, i + batchSize) }));
     }
+    // serve's CPU from here on, per event: steadier than events/s on a shared machine.
+    const serveCpu0 = cpuMs(serve.pid);
     const ingest = new Pool(serverUrl, { connections: senders });
     const ingestRequest = (i) => ({ method: 'POST', path: '/batch', headers: { 'content-type': 'application/json' }, body: batches[i] });
     const start = performance.now();
@@ -217,6 +230,8 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     const deadline = Date.now() + 180_000;
     while ((seen = await extole.count()) < events && Date.now() < deadline && !exited) await sleep(20);
     const endToEndSeconds = (performance.now() - start) / 1000;
+    const serveCpuMs = cpuMs(serve.pid) - serveCpu0;
+    log(`  serve CPU: ${Math.round(serveCpuMs)} ms for ${events} events (${((serveCpuMs / events) * 1000).toFixed(0)} ms per 1,000)`);
     if (seen < events) throw new Error(`the test Extole saw ${seen} of ${events} events (serve log: ${logFile})`);
 
     latencies.sort((a, b) => a - b);
@@ -235,6 +250,8 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
         maxms: latencies[latencies.length - 1],
       },
       endToEnd: { seconds: endToEndSeconds, eventsPerSecond: endToEndEventsPerSecond },
+      /** serve's CPU time (user + system) from the first send until the test Extole saw every event. */
+      serveCpuMsPer1000: (serveCpuMs / events) * 1000,
       direct: { seconds: directSeconds, eventsPerSecond: directEventsPerSecond },
       ratio: endToEndEventsPerSecond / directEventsPerSecond,
       extraDeliveries: (await extole.count()) - events,

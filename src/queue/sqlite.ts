@@ -6,6 +6,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { QueueUnavailableError } from '../errors.js';
@@ -42,7 +44,47 @@ export interface SqliteQueueOptions {
    * Enqueue answers only after it resolved for the WAL file (see `syncWal`). For tests.
    */
   fsync?: (target: string) => Promise<void>;
+  /**
+   * Checkpoint the WAL from a worker thread once delivery starts (the first `claim`), instead of
+   * inside commits on the event loop. Default true; see `startCheckpointer`.
+   */
+  checkpointInWorker?: boolean;
 }
+
+/** How often the checkpoint worker copies the WAL into the database file. */
+const CHECKPOINT_INTERVAL_MS = 100;
+/**
+ * The main connection's own auto-checkpoint threshold (pages) while the worker runs: a safety net
+ * should the worker fall behind. SQLite's default (1000 pages, ~4 MB) applies otherwise.
+ */
+const FALLBACK_AUTOCHECKPOINT_PAGES = 20_000;
+
+/**
+ * The checkpoint worker (CommonJS, run with `eval`): its own connection to the file, a PASSIVE
+ * checkpoint every interval (it never waits for readers or the writer), errors reported to the
+ * parent, connection closed on 'stop'.
+ */
+const CHECKPOINT_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.path, { fileMustExist: true });
+db.pragma('busy_timeout = 0');
+// The checkpoint syncs the WAL before and the database file after copying (not with OFF).
+db.pragma('synchronous = NORMAL');
+const timer = setInterval(() => {
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch (err) {
+    parentPort.postMessage({ error: String(err && err.message || err) });
+  }
+}, workerData.intervalMs);
+parentPort.on('message', (message) => {
+  if (message !== 'stop') return;
+  clearInterval(timer);
+  db.close();
+  parentPort.close();
+});
+`;
 
 /**
  * Schema versions, applied in order inside one IMMEDIATE transaction each and recorded in
@@ -194,6 +236,9 @@ export class SqliteQueue implements Queue {
   /** Callers waiting for an fsync of the WAL that starts after their commit. */
   private syncWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private dirSynced = false;
+  private checkpointInWorker: boolean;
+  /** The checkpoint worker, once started (see `startCheckpointer`). */
+  private checkpointer: Worker | undefined;
   private readonly fsync: (target: string) => Promise<void>;
   /** The fsync running now, if any. */
   private syncing: Promise<void> | undefined;
@@ -220,6 +265,7 @@ export class SqliteQueue implements Queue {
     this.path = options.path;
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.fsync = options.fsync ?? fsyncPath;
+    this.checkpointInWorker = options.checkpointInWorker ?? true;
   }
 
   /** Opens the file (creating its folder), sets the pragmas and applies pending migrations. */
@@ -482,6 +528,59 @@ export class SqliteQueue implements Queue {
     }
   }
 
+  /**
+   * Moves WAL checkpoints off the event loop. A checkpoint copies the WAL's pages into the
+   * database file and syncs both; run by the auto-checkpoint inside a commit, it stalls the
+   * server every ~1000 pages (a large share of its SQLite time under load). The worker thread
+   * has its own connection and runs PASSIVE checkpoints; the main connection's auto-checkpoint
+   * stays as a far-off safety net (and goes back to SQLite's default if the worker fails).
+   * Started by the first claim: only a delivering server needs it, not `replay` or `dlq`.
+   */
+  private startCheckpointer(): void {
+    let worker: Worker;
+    try {
+      worker = new Worker(CHECKPOINT_WORKER, {
+        eval: true,
+        workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), path: path.resolve(this.path), intervalMs: CHECKPOINT_INTERVAL_MS },
+      });
+    } catch {
+      this.checkpointInWorkerFailed();
+      return;
+    }
+    worker.unref();
+    this.checkpointer = worker;
+    this.db?.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+    worker.on('message', (message: { error?: string }) => {
+      if (message.error !== undefined) this.checkpointInWorkerFailed();
+    });
+    worker.on('error', () => this.checkpointInWorkerFailed());
+    worker.on('exit', () => {
+      if (this.checkpointer === worker) this.checkpointInWorkerFailed();
+    });
+  }
+
+  /** Back to checkpoints in commits, as SQLite does by default. */
+  private checkpointInWorkerFailed(): void {
+    const worker = this.checkpointer;
+    this.checkpointer = undefined;
+    // Never start another: a worker that failed once will likely fail again.
+    this.checkpointInWorker = false;
+    if (worker) void worker.terminate().catch(() => {});
+    if (this.db?.open) this.db.pragma('wal_autocheckpoint = 1000');
+  }
+
+  private async stopCheckpointer(): Promise<void> {
+    const worker = this.checkpointer;
+    if (worker === undefined) return;
+    this.checkpointer = undefined;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage('stop');
+    // It only has to close its connection; do not let a stuck worker hold up shutdown.
+    const timer = setTimeout(() => void worker.terminate().catch(() => {}), 2000);
+    await exited;
+    clearTimeout(timer);
+  }
+
   async enqueue(project: string, events: IngestEvent[], options: EnqueueOptions): Promise<EnqueueResult> {
     const now = Math.trunc(options.now);
     const window = Math.max(0, options.dedupWindowMs);
@@ -512,6 +611,7 @@ export class SqliteQueue implements Queue {
     if (n <= 0) return [];
     const at = Math.trunc(now);
     const token = newLeaseToken();
+    if (this.checkpointer === undefined && this.checkpointInWorker && this.walPath !== undefined && this.db) this.startCheckpointer();
     const params = { destination, now: at, token, leaseUntil: at + Math.trunc(leaseMs), limit: n };
     // Batched calls still waiting go first, in the same transaction: one commit instead of two.
     const ops = this.pending;
@@ -662,6 +762,7 @@ export class SqliteQueue implements Queue {
     // Calls already made are answered (committed, and synced) before the connection goes.
     if (this.db && this.pending.length > 0) this.flush();
     while (this.syncing !== undefined) await this.syncing;
+    await this.stopCheckpointer();
     this.closed = true;
     const db = this.db;
     this.db = undefined;

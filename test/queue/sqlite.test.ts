@@ -363,3 +363,21 @@ describe('SqliteQueue enqueue durability (fsync of the WAL off the event loop)',
     await queue.close();
   });
 });
+
+describe('SqliteQueue checkpoints', () => {
+  it('once delivery claims, a worker thread copies the WAL into the database file (no commit does it)', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const queue = await opened(file);
+    const body = JSON.stringify({ pad: 'x'.repeat(2000) });
+    const events = Array.from({ length: 200 }, (_, i) => ({ insertId: `e${i}`, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body }] }));
+    await queue.enqueue('web', events, { now: T0, dedupWindowMs: 0 });
+    // ~100 pages: far under SQLite's own auto-checkpoint (1000), so only the worker can move them.
+    const before = statSync(file).size;
+    expect(before).toBeLessThan(100_000);
+    await queue.claim('d1', 1, T0, 60_000);
+    const deadline = Date.now() + 10_000;
+    while (statSync(file).size < 400_000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(statSync(file).size).toBeGreaterThanOrEqual(400_000);
+    await queue.close();
+  });
+});
