@@ -4,7 +4,7 @@
  * broken limit is a `MappingError` for that one evaluation, never a hang or a crash.
  */
 import jsonata from 'jsonata';
-import { compileToJs, type CompiledJs } from './fast/index.js';
+import { compileToJsPlain, populateMessage } from './fast/index.js';
 import { MappingError } from './errors.js';
 import { setOwn } from './json.js';
 import { nestedRepetition } from './regex-safety.js';
@@ -41,9 +41,9 @@ export interface CompiledExpression {
   evaluate(input: unknown): unknown | Promise<unknown>;
   /**
    * Present when `sync`: `evaluate` without wrapping what it throws. The thrown value is the raw
-   * error (jsonata-shaped, or a MappingError for a result that is not JSON);
-   * `mappingErrorMessage(err)` gives the message `evaluate`'s MappingError would have. For hot
-   * loops that turn a failure into a drop and never need the error object.
+   * error (jsonata-shaped, with its message not yet filled in, or a MappingError for a result that
+   * is not JSON); `mappingErrorMessage(err)` gives the message `evaluate`'s MappingError would
+   * have. For hot loops that turn a failure into a drop and never need the error object.
    */
   readonly run?: (input: unknown) => unknown;
 }
@@ -96,30 +96,23 @@ export function compileExpression(
   const ast = expr.ast();
   rejectUnsafe(ast);
 
-  let fast: CompiledJs | undefined;
+  let run: ((input: unknown) => unknown) | undefined;
   try {
-    fast = options.fastPath === false ? undefined : compileToJs(ast);
+    // Strings, booleans and no result come back as they are; anything else through toPlainJson.
+    run = options.fastPath === false ? undefined : compileToJsPlain(ast, toPlainJsonTop, limits.maxSequenceLength);
   } catch {
     // A fast-path compiler gap must never block a valid expression: jsonata still runs it.
-    fast = undefined;
+    run = undefined;
   }
 
-  if (fast !== undefined) {
-    const compiled = fast;
-    const maxLength = limits.maxSequenceLength;
-    const run = (input: unknown): unknown => {
-      const result = compiled(input);
-      // Strings, booleans and no result are plain JSON already (most mapping results).
-      if (typeof result === 'string' || typeof result === 'boolean' || result === undefined) return result;
-      return toPlainJson(result, maxLength, 0);
-    };
+  if (run !== undefined) {
     return {
       source,
       sync: true,
       run,
       evaluate(input: unknown): unknown {
         try {
-          return run(input);
+          return run!(input);
         } catch (err) {
           throw toMappingError(err);
         }
@@ -156,6 +149,7 @@ interface JsonataErrorLike {
  */
 export function toMappingError(err: unknown): MappingError {
   if (err instanceof MappingError) return err;
+  populateMessage(err); // a fast-path error's message is filled in on demand
   if (typeof err === 'object' && err !== null) {
     const e = err as JsonataErrorLike;
     return new MappingError(mappingErrorMessage(err), {
@@ -173,6 +167,7 @@ export function toMappingError(err: unknown): MappingError {
  */
 export function mappingErrorMessage(err: unknown): string {
   if (err instanceof MappingError) return err.message;
+  populateMessage(err);
   if (typeof err === 'object' && err !== null) {
     const e = err as JsonataErrorLike;
     const code = typeof e.code === 'string' ? e.code : undefined;
@@ -226,6 +221,10 @@ function rejectUnsafe(ast: unknown): void {
  * out and of arrays made null (as JSON.stringify does). Functions, oversized arrays and results
  * nested deeper than MAX_RESULT_NESTING are errors.
  */
+function toPlainJsonTop(value: unknown, maxLength: number): unknown {
+  return toPlainJson(value, maxLength, 0);
+}
+
 function toPlainJson(value: unknown, maxLength: number, depth: number): unknown {
   switch (typeof value) {
     case 'undefined':

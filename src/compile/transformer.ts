@@ -18,6 +18,7 @@ import {
 } from './expression.js';
 import { MappingError } from './errors.js';
 import { isJsonObject, isTruthy, setOwn } from './json.js';
+import { compilePropertyCopier, type PropertyCopier } from './property-copy.js';
 import type { DropReason, ExtoleRequest, ExtoleRequestBody, Outcome, Transformer } from './types.js';
 
 /** Extole refuses requests of 2 MB or more (Amplitude's tile documents the same limit). */
@@ -105,6 +106,9 @@ class CompiledTransformer implements Transformer {
   private readonly userAllow: AllowList;
   private readonly eventAllow: AllowList;
   private readonly asStrings: boolean;
+  /** Compiled copies for explicit user/event allow-lists (undefined for `*` or none). */
+  private readonly userCopy: PropertyCopier | undefined;
+  private readonly eventCopy: PropertyCopier | undefined;
   private readonly eventName: CompiledExpression | undefined;
   private readonly eventTime: CompiledExpression | undefined;
   private readonly data: readonly DataMapping[];
@@ -160,6 +164,8 @@ class CompiledTransformer implements Transformer {
     this.userAllow = allowList(properties.user);
     this.eventAllow = allowList(properties.event);
     this.asStrings = properties.as_strings === true;
+    this.userCopy = Array.isArray(this.userAllow) ? compilePropertyCopier(this.userAllow, this.asStrings) : undefined;
+    this.eventCopy = Array.isArray(this.eventAllow) ? compilePropertyCopier(this.eventAllow, this.asStrings) : undefined;
 
     const mapping = def.mapping ?? {};
     this.eventName = mapping.event_name === undefined ? undefined : compile(mapping.event_name, 'mapping.event_name');
@@ -181,90 +187,104 @@ class CompiledTransformer implements Transformer {
       const projects = this.projects;
       this.transform = (_event, project) => (projects.has(project) ? DROP_DESTINATION_DISABLED : DROP_PROJECT_NOT_ENABLED);
     } else if (this.sync) {
-      this.transform = (event, project) => this.transformSync(event, project);
+      this.transform = this.syncTransform();
     } else {
       this.transform = (event, project) => this.transformAsync(event, project);
     }
   }
 
-  // transformSync and transformAsync are the same steps; they are written out twice because the
+  // syncTransform and transformAsync are the same steps; they are written out twice because the
   // sync one must not create a Promise or a generator per event (the hot path), and evaluation
   // must stop at the first drop (no expression runs for an event already dropped).
 
   /**
-   * SPEC §3.1 when every expression is synchronous: no Promise anywhere. Expressions are called
-   * through `run` (every sync expression has it): a failure becomes a drop with the message
-   * `evaluate` would have thrown, without building the MappingError.
+   * SPEC §3.1 when every expression is synchronous: no Promise anywhere. The function closes over
+   * the compiled parts (no `this` lookups, safe to call unbound). Expressions are called through
+   * `run` (every sync expression has it): a failure becomes a drop with the message `evaluate`
+   * would have thrown, without building the MappingError.
    */
-  private transformSync(event: AmplitudeEvent, project: string): Outcome {
-    const gate = this.gate(project);
-    if (gate !== undefined) return gate;
+  private syncTransform(): (event: AmplitudeEvent, project: string) => Outcome {
+    const projects = this.projects;
+    const rowsByType = this.rowsByType;
+    const wildcardRows = this.wildcardRows;
+    const runEmail = this.email.run!;
+    const runPartnerUserId = this.partnerUserId?.run;
+    const requireEmail = this.requireEmail;
+    const runEventName = this.eventName?.run;
+    const runEventTime = this.eventTime?.run;
+    const dataMappings = this.data.map((m) => ({ key: m.key, run: m.expression.run!, label: m.label }));
+    return (event, project) => {
+      if (!projects.has(project)) return DROP_PROJECT_NOT_ENABLED;
 
-    let selected = false;
-    for (const row of this.rowsByType.get(event.event_type) ?? this.wildcardRows) {
-      if (row.where === undefined) {
-        selected = true;
-        break;
+      let selected = false;
+      const rows = rowsByType.get(event.event_type) ?? wildcardRows;
+      for (let i = 0; i < rows.length; i++) {
+        const where = rows[i]!.where;
+        if (where === undefined) {
+          selected = true;
+          break;
+        }
+        let match: unknown;
+        try {
+          match = where.run!(event);
+        } catch (err) {
+          return mappingDrop(rows[i]!.label, err);
+        }
+        if (isTruthy(match)) {
+          selected = true;
+          break;
+        }
       }
-      let match: unknown;
-      try {
-        match = row.where.run!(event);
-      } catch (err) {
-        return mappingDrop(row.label, err);
-      }
-      if (isTruthy(match)) {
-        selected = true;
-        break;
-      }
-    }
-    if (!selected) return DROP_EVENT_NOT_SELECTED;
+      if (!selected) return DROP_EVENT_NOT_SELECTED;
 
-    let email: string | undefined;
-    let partnerUserId: string | undefined;
-    try {
-      email = asEmail(this.email.run!(event));
-    } catch (err) {
-      return mappingDrop('identity.email', err);
-    }
-    if (this.partnerUserId !== undefined) {
+      let email: string | undefined;
+      let partnerUserId: string | undefined;
       try {
-        partnerUserId = asIdentity(this.partnerUserId.run!(event));
+        email = asEmail(runEmail(event));
       } catch (err) {
-        return mappingDrop('identity.partner_user_id', err);
+        return mappingDrop('identity.email', err);
       }
-    }
-    if (email === undefined && (this.requireEmail || partnerUserId === undefined)) return DROP_NO_IDENTITY;
+      if (runPartnerUserId !== undefined) {
+        try {
+          partnerUserId = asIdentity(runPartnerUserId(event));
+        } catch (err) {
+          return mappingDrop('identity.partner_user_id', err);
+        }
+      }
+      if (email === undefined && (requireEmail || partnerUserId === undefined)) return DROP_NO_IDENTITY;
 
-    let eventName: unknown;
-    let eventTime: unknown;
-    if (this.eventName !== undefined) {
-      try {
-        eventName = this.eventName.run!(event);
-      } catch (err) {
-        return mappingDrop('mapping.event_name', err);
+      let eventName: unknown;
+      let eventTime: unknown;
+      if (runEventName !== undefined) {
+        try {
+          eventName = runEventName(event);
+        } catch (err) {
+          return mappingDrop('mapping.event_name', err);
+        }
       }
-    }
-    if (this.eventTime !== undefined) {
-      try {
-        eventTime = this.eventTime.run!(event);
-      } catch (err) {
-        return mappingDrop('mapping.event_time', err);
+      if (runEventTime !== undefined) {
+        try {
+          eventTime = runEventTime(event);
+        } catch (err) {
+          return mappingDrop('mapping.event_time', err);
+        }
       }
-    }
-    const data = this.propertyData(event);
-    for (const mapping of this.data) {
-      let value: unknown;
-      try {
-        value = mapping.expression.run!(event);
-      } catch (err) {
-        return mappingDrop(mapping.label, err);
+      const data = this.propertyData(event);
+      for (let i = 0; i < dataMappings.length; i++) {
+        const mapping = dataMappings[i]!;
+        let value: unknown;
+        try {
+          value = mapping.run(event);
+        } catch (err) {
+          return mappingDrop(mapping.label, err);
+        }
+        if (value !== undefined && value !== null) setOwn(data, mapping.key, value);
       }
-      if (value !== undefined && value !== null) setOwn(data, mapping.key, value);
-    }
-    return this.finish(event, data, email, partnerUserId, eventName, eventTime);
+      return this.finish(event, data, email, partnerUserId, eventName, eventTime);
+    };
   }
 
-  /** The same steps as `transformSync`, awaiting the jsonata-evaluated expressions. */
+  /** The same steps as `syncTransform`'s function, awaiting the jsonata-evaluated expressions. */
   private async transformAsync(event: AmplitudeEvent, project: string): Promise<Outcome> {
     const gate = this.gate(project);
     if (gate !== undefined) return gate;
@@ -357,8 +377,18 @@ class CompiledTransformer implements Transformer {
         }
       }
     }
-    if (this.userAllow !== undefined) copyAllowed(data, event.user_properties, this.userAllow, this.asStrings);
-    if (this.eventAllow !== undefined) copyAllowed(data, event.event_properties, this.eventAllow, this.asStrings);
+    if (this.userAllow !== undefined) {
+      const props = event.user_properties;
+      if (this.userCopy !== undefined) {
+        if (isJsonObject(props)) this.userCopy(data, props);
+      } else copyAllowed(data, props, this.userAllow, this.asStrings);
+    }
+    if (this.eventAllow !== undefined) {
+      const props = event.event_properties;
+      if (this.eventCopy !== undefined) {
+        if (isJsonObject(props)) this.eventCopy(data, props);
+      } else copyAllowed(data, props, this.eventAllow, this.asStrings);
+    }
     return data;
   }
 

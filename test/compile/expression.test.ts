@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileExpression, DEFAULT_GUARDRAILS, MAX_RESULT_NESTING } from '../../src/compile/expression.js';
+import { compileExpression, DEFAULT_GUARDRAILS, mappingErrorMessage, MAX_RESULT_NESTING } from '../../src/compile/expression.js';
 import { MappingError } from '../../src/compile/errors.js';
 import { nestedRepetition } from '../../src/compile/regex-safety.js';
 
@@ -153,6 +153,39 @@ describe('compileExpression guardrails (hostile expressions fail fast, never han
     expect(Object.hasOwn(result, '__proto__')).toBe(true);
     expect(result.polluted).toBeUndefined();
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('CompiledExpression.run (the transformer\'s hot path)', () => {
+  it('returns what evaluate returns, and throws errors whose mappingErrorMessage is evaluate\'s message', async () => {
+    const inputs = [event, { event_properties: { item_count: '2 items', n: '7' } }, [event, event], null];
+    const sources = ['event_properties.revenue', '$number(event_properties.item_count)', '$number(event_properties.n)', 'event_properties', '"a" + 1', 'event_properties.items.sku', '1/0'];
+    let failures = 0;
+    for (const source of sources) {
+      const expr = compileExpression(source);
+      expect(expr.sync, source).toBe(true);
+      for (const input of inputs) {
+        let viaEvaluate: unknown;
+        let viaRun: unknown;
+        try {
+          viaEvaluate = { value: expr.evaluate(input) };
+        } catch (err) {
+          viaEvaluate = { message: (err as MappingError).message };
+        }
+        try {
+          viaRun = { value: expr.run!(input) };
+        } catch (err) {
+          failures++;
+          viaRun = { message: mappingErrorMessage(err) };
+        }
+        expect(viaRun, `${source} on ${JSON.stringify(input)}`).toEqual(viaEvaluate);
+      }
+    }
+    expect(failures).toBeGreaterThan(3);
+    expect(() => compileExpression('$number(x)').run!({ x: '2 items' })).toThrow();
+    expect(await failure('$number(x)', { x: '2 items' })).toMatchObject({
+      message: 'D3030: Unable to cast value to a number: "2 items" (at character 8)',
+    });
   });
 });
 

@@ -7,25 +7,40 @@
 import { describe, expect, it, vi } from 'vitest';
 
 vi.mock('../../src/compile/fast/index.js', () => ({
-  compileToJs(ast: { type: string; value?: unknown; steps?: Array<{ type: string; value: string; predicate?: unknown; stages?: unknown }> }) {
-    if (ast.type === 'string') return () => ast.value;
-    if (ast.type !== 'path' || !ast.steps?.every((s) => s.type === 'name' && !s.predicate && !s.stages)) return undefined;
-    const names = ast.steps.map((s) => s.value);
-    if (names[0] === 'boom') {
-      return () => {
-        throw { code: 'T9999', message: 'fast failure', position: 4 };
-      };
-    }
+  compileToJs: miniCompileToJs,
+  // What compileExpression uses: the same compiler, results made plain as the real one does.
+  compileToJsPlain(ast: MiniAst, toPlain: (value: unknown, maxLength: number) => unknown, maxLength: number) {
+    const compiled = miniCompileToJs(ast);
+    if (compiled === undefined) return undefined;
     return (input: unknown) => {
-      let value: unknown = input;
-      for (const name of names) {
-        if (typeof value !== 'object' || value === null || !Object.hasOwn(value, name)) return undefined;
-        value = (value as Record<string, unknown>)[name];
-      }
-      return value;
+      const result = compiled(input);
+      return typeof result === 'string' || typeof result === 'boolean' || result === undefined ? result : toPlain(result, maxLength);
     };
   },
+  populateMessage() {},
 }));
+
+type MiniAst = { type: string; value?: unknown; steps?: Array<{ type: string; value: string; predicate?: unknown; stages?: unknown }> };
+
+/** A tiny fast compiler: plain field paths and string literals; `boom…` throws jsonata-shaped. */
+function miniCompileToJs(ast: MiniAst): ((input: unknown) => unknown) | undefined {
+  if (ast.type === 'string') return () => ast.value;
+  if (ast.type !== 'path' || !ast.steps?.every((s) => s.type === 'name' && !s.predicate && !s.stages)) return undefined;
+  const names = ast.steps.map((s) => s.value);
+  if (names[0] === 'boom') {
+    return () => {
+      throw { code: 'T9999', message: 'fast failure', position: 4 };
+    };
+  }
+  return (input: unknown) => {
+    let value: unknown = input;
+    for (const name of names) {
+      if (typeof value !== 'object' || value === null || !Object.hasOwn(value, name)) return undefined;
+      value = (value as Record<string, unknown>)[name];
+    }
+    return value;
+  };
+}
 
 const { compileDestination } = await import('../../src/compile/transformer.js');
 const { compileExpression } = await import('../../src/compile/expression.js');

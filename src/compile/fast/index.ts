@@ -11,7 +11,7 @@
 import { compileNode, type Env, FastPathBindingError, Unsupported } from './compile.js';
 import { isSequence, JsonataError, OUTER_WRAPPER, populateMessage, sequenceOf, type Flagged } from './semantics.js';
 
-export { JsonataError, FastPathBindingError };
+export { JsonataError, FastPathBindingError, populateMessage };
 
 /** A compiled expression: evaluate against an input document with optional `$name` bindings. */
 export type CompiledJs = (input: unknown, bindings?: Record<string, unknown>) => unknown;
@@ -48,5 +48,40 @@ export function compileToJs(ast: unknown): CompiledJs | undefined {
       populateMessage(err);
       throw err;
     }
+  };
+}
+
+/**
+ * {@link compileToJs} for hot loops that pass one input and no bindings: one closure per call
+ * instead of two. Results that are strings, booleans or undefined are returned as they are;
+ * anything else goes through `toPlain(result, maxLength)`. Errors are thrown as they are raised:
+ * a {@link JsonataError}'s `message` is filled in only by `populateMessage(err)`, which the caller
+ * must apply before reading it (compileToJs does it on the way out).
+ */
+export function compileToJsPlain(
+  ast: unknown,
+  toPlain: (value: unknown, maxLength: number) => unknown,
+  maxLength: number,
+): ((input: unknown) => unknown) | undefined {
+  let root: ReturnType<typeof compileNode>;
+  try {
+    root = compileNode(ast);
+  } catch {
+    return undefined; // not in the subset (or not proven): the caller uses jsonata
+  }
+  // One env per compiled expression, refilled per call (see compileToJs).
+  const env: Env = { root: undefined, bindings: undefined };
+  return (input) => {
+    env.root = input;
+    let result: unknown;
+    if (Array.isArray(input) && !isSequence(input)) {
+      const wrapper: Flagged = sequenceOf(input);
+      wrapper[OUTER_WRAPPER] = true;
+      result = root(wrapper, env);
+    } else {
+      result = root(input, env);
+    }
+    if (typeof result === 'string' || typeof result === 'boolean' || result === undefined) return result;
+    return toPlain(result, maxLength);
   };
 }
