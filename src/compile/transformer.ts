@@ -421,7 +421,10 @@ class CompiledTransformer implements Transformer {
     const body: ExtoleRequestBody = { event_name: eventName, event_time: eventTime, data };
     let bodyJson: string;
     try {
-      bodyJson = JSON.stringify(body);
+      // JSON.stringify(body), byte for byte, about a fifth faster: the keys are fixed and
+      // event_time is an ISO date-time (digits and `-:.TZ+`, checked by asEventTime or made by
+      // isoTime), which JSON writes as it is.
+      bodyJson = `{"event_name":${JSON.stringify(eventName)},"event_time":"${eventTime}","data":${JSON.stringify(data)}}`;
     } catch (err) {
       // Only data nested thousands of levels deep gets here (V8 refuses to serialize it).
       return mappingDrop('body', new MappingError(`the request body cannot be serialized: ${(err as Error).message}`));

@@ -672,3 +672,26 @@ describe('isoTime (the event_time default)', () => {
     );
   });
 });
+
+describe('bodyJson (the serialized body)', () => {
+  it('is JSON.stringify(request.body) byte for byte, for any event name, event_time and data', async () => {
+    const fc = (await import('fast-check')).default;
+    const t = destination({
+      mapping: { event_name: 'event_properties.name', event_time: 'event_properties.when', data: { extra: 'event_properties.extra' } },
+      properties: { event: '*' },
+    });
+    const when = fc.oneof(
+      fc.constant(undefined),
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      fc.constantFrom('2024-11-27T09:33:20Z', '2024-11-27T09:33:20.123456+01:00', '2024-11-27T09:33', '2024-11-27T09:33:20-0500'),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.string({ minLength: 1 }), fc.string({ minLength: 1, unit: 'binary' }), when, fc.jsonValue(), async (name, other, at, extra) => {
+        const raw = { ...EVENT, event_properties: { name: other.length % 2 === 0 ? name : other, when: at, extra, 'k"\u2028': name } };
+        const outcome = await run(t, raw);
+        expect(outcome.outcome).toBe('send');
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
