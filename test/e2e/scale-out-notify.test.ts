@@ -7,45 +7,24 @@
  * Needs PostgreSQL at 127.0.0.1:5432 (db `test`, user `postgres`); skipped with a reason when
  * unreachable, failing when CI=true. Its schema is dropped afterwards.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import pg from 'pg';
 import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeliveryManager } from '../../src/delivery/manager.js';
 import { Metrics } from '../../src/metrics.js';
 import { PostgresQueue } from '../../src/queue/postgres.js';
+import { describeSkippedWithoutPostgres, dropSchema, TEST_PG_URL as DATABASE_URL, testPostgresUnreachable, uniqueSchemaName } from '../support/postgres.js';
 
-const DATABASE_URL = process.env.EXTOLE_STREAM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const SCHEMA = `es_e2e_notify_${process.pid}_${randomBytes(3).toString('hex')}`;
+const SCHEMA = uniqueSchemaName('es_e2e_notify');
 
-async function probe(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const unreachable = await probe();
-if (unreachable && process.env.CI === 'true') {
-  throw new Error(`PostgreSQL at 127.0.0.1:5432 (db test) is required in CI: ${unreachable}`);
-}
+const unreachable = await testPostgresUnreachable();
 
 describe.skipIf(unreachable !== undefined)('delivery wakes on rows another server enqueued', () => {
   const cleanups: Array<() => unknown> = [];
   afterAll(async () => {
     for (const c of cleanups.reverse()) await c();
-    const client = new pg.Client({ connectionString: DATABASE_URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
-    await client.end();
+    await dropSchema(SCHEMA);
   });
 
   it('claims at once on an enqueue notice, and stops listening on stop()', async () => {
@@ -118,8 +97,4 @@ describe.skipIf(unreachable !== undefined)('delivery wakes on rows another serve
   });
 });
 
-if (unreachable) {
-  describe('delivery wakes on rows another server enqueued', () => {
-    it.skip(`skipped: PostgreSQL at 127.0.0.1:5432 db test unreachable (${unreachable})`, () => {});
-  });
-}
+describeSkippedWithoutPostgres('delivery wakes on rows another server enqueued', unreachable);

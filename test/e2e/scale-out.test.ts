@@ -12,47 +12,21 @@
  * Needs PostgreSQL at 127.0.0.1:5432 (db `test`, user `postgres`, trust auth); skipped with a
  * reason when unreachable, failing when CI=true. Each run uses its own schema and drops it.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnServe, type ServeProcess } from '../server/cli-helpers.js';
+import { describeSkippedWithoutPostgres, dropSchema, TEST_PG_URL as DATABASE_URL, testPostgresUnreachable, uniqueSchemaName } from '../support/postgres.js';
 
-const DATABASE_URL = process.env.EXTOLE_STREAM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const RUN = `es_e2e_scale_${process.pid}_${randomBytes(3).toString('hex')}`;
 const WEB_KEY = 'scale-web-key-0123456789';
 const IOS_KEY = 'scale-ios-key-0123456789';
 const EXTOLE_TOKEN = 'scale-extole-token-SECRET-9';
 const ADMIN_TOKEN = 'scale-admin-token-SECRET-3';
 /** `delivery.concurrency` of the delivering destination: bounds what one server has in flight. */
 const CONCURRENCY = 8;
-
-async function probe(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: DATABASE_URL });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
 
 interface Arrival {
   /** insert_id, carried as data.partner_conversion_id. */
@@ -207,16 +181,12 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms
   }
 }
 
-const unreachable = await probe();
-if (unreachable && process.env.CI === 'true') {
-  throw new Error(`PostgreSQL at 127.0.0.1:5432 (db test) is required in CI: ${unreachable}`);
-}
+const unreachable = await testPostgresUnreachable();
 
 describe.skipIf(unreachable !== undefined)('scale out: several serve processes on one PostgreSQL queue', () => {
   const cleanups: Array<() => unknown> = [];
-  let schemaCounter = 0;
   const newSchema = (): string => {
-    const schema = `${RUN}_${++schemaCounter}`;
+    const schema = uniqueSchemaName('es_e2e_scale');
     cleanups.push(() => dropSchema(schema));
     return schema;
   };
@@ -376,8 +346,4 @@ describe.skipIf(unreachable !== undefined)('scale out: several serve processes o
   });
 });
 
-if (unreachable) {
-  describe('scale out', () => {
-    it.skip(`skipped: PostgreSQL at 127.0.0.1:5432 db test unreachable (${unreachable})`, () => {});
-  });
-}
+describeSkippedWithoutPostgres('scale out', unreachable);

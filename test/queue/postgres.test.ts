@@ -1,38 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, QueueUnavailableError } from '../../src/errors.js';
 import { PostgresQueue } from '../../src/queue/postgres.js';
+import { describeSkippedWithoutPostgres, dropSchema, TEST_PG_URL as URL, testPostgresUnreachable, uniqueSchemaName } from '../support/postgres.js';
 import { runQueueConformance } from './conformance.js';
 
-const URL = process.env.EXTOLE_STREAM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-/** Every schema of this run starts with this prefix; each case gets its own and drops it. */
-const RUN = `es_test_${process.pid}_${randomBytes(3).toString('hex')}`;
-let counter = 0;
-const nextSchema = () => `${RUN}_${++counter}`;
-
-async function probe(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: URL });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
+/** Every schema of this run starts with `es_test_`; each case gets its own and drops it. */
+const nextSchema = () => uniqueSchemaName('es_test');
 
 async function opened(schema: string, poolSize = 4): Promise<PostgresQueue> {
   const queue = new PostgresQueue({ url: URL, schema, poolSize });
@@ -40,16 +14,8 @@ async function opened(schema: string, poolSize = 4): Promise<PostgresQueue> {
   return queue;
 }
 
-const unreachable = await probe();
-if (unreachable && process.env.CI === 'true') {
-  throw new Error(`PostgreSQL at ${URL.replace(/\/\/[^@]*@/, '//')} is required in CI: ${unreachable}`);
-}
-
-if (unreachable) {
-  describe('PostgresQueue', () => {
-    it.skip(`skipped: PostgreSQL at 127.0.0.1:5432 db test unreachable (${unreachable})`, () => {});
-  });
-}
+const unreachable = await testPostgresUnreachable();
+describeSkippedWithoutPostgres('PostgresQueue', unreachable);
 
 if (!unreachable) {
   runQueueConformance('postgres', async () => {

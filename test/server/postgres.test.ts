@@ -2,38 +2,19 @@
  * The server and the dlq/replay commands on the PostgreSQL queue driver (SPEC §7): same
  * answers, same de-duplication, delivery from the shared tables.
  */
-import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { dropSchema, postgresSkipReason, TEST_PG_URL as URL, testPostgresUnreachable, uniqueSchemaName } from '../support/postgres.js';
 import { LogSink, TEST_ENV, WEB_KEY, makeConfigDir, post, removeDir, startFakeExtole, startServer, waitFor } from './helpers.js';
 
-const URL = process.env.EXTOLE_STREAM_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const SCHEMA = `es_server_${process.pid}_${randomBytes(3).toString('hex')}`;
+const SCHEMA = uniqueSchemaName('es_server');
 
-async function probe(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 3_000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (err) {
-    return err instanceof Error ? err.message : String(err);
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
+const unreachable = await testPostgresUnreachable();
 
-const unreachable = await probe();
-if (unreachable && process.env.CI === 'true') throw new Error(`PostgreSQL at 127.0.0.1:5432 is required in CI: ${unreachable}`);
-
-describe.skipIf(unreachable !== undefined)(`server on the postgres queue${unreachable ? ` (skipped: PostgreSQL unreachable: ${unreachable})` : ''}`, () => {
+describe.skipIf(unreachable !== undefined)(`server on the postgres queue${unreachable ? ` (${postgresSkipReason(unreachable)})` : ''}`, () => {
   afterAll(async () => {
-    const client = new pg.Client({ connectionString: URL });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${SCHEMA}" CASCADE`);
-    await client.end();
+    await dropSchema(SCHEMA);
   });
 
   it('ingests, de-duplicates, delivers and dead-letters through PostgreSQL', async () => {
