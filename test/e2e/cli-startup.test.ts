@@ -5,10 +5,9 @@
  * (How fast that is goes in the report, not in an assertion.)
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../cli/helpers.js';
+import { buildIfStale, REPO_ROOT } from '../support/cli.js';
 import { MAX_DIFFS_DEFAULT } from '../../src/cli/commands/plan.js';
 import { DEFAULT_MAX_DIFFS } from '../../src/plan/plan.js';
 
@@ -16,21 +15,9 @@ const MAIN = path.join(REPO_ROOT, 'dist/cli/main.js');
 const HEAVY = ['fastify', 'pg', 'undici', 'prom-client', 'better-sqlite3', 'pino', 'jsonata', 'ajv', 'cosmiconfig'];
 const SERVER_STACK = ['fastify', 'pg', 'undici', 'prom-client', 'better-sqlite3', 'pino'];
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 beforeAll(() => {
   // `npm test` builds first; when run alone, build if dist is missing or older than src.
-  if (!existsSync(MAIN) || statSync(MAIN).mtimeMs < newestMtime(path.join(REPO_ROOT, 'src'))) {
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'ignore' });
-  }
-  if (!existsSync(MAIN)) throw new Error(`the CLI is not built: ${MAIN} (run npm run build)`);
+  buildIfStale(MAIN);
 }, 120_000);
 
 /**

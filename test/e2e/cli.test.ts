@@ -3,13 +3,13 @@
  * both event shapes, stdin and files, and no secret value anywhere in any output.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { copyExampleConfig, editFile, parseXml, REPO_ROOT } from '../cli/helpers.js';
+import { BUILT_CLI as BIN, buildIfStale } from '../support/cli.js';
 
-const BIN = path.join(REPO_ROOT, 'dist/bin/extole-stream.js');
 const SECRET = 'tok_live_8f3a9c2e5b7d4a1f';
 const SECRET_ENV = {
   EXTOLE_ACCESS_TOKEN: SECRET,
@@ -18,21 +18,9 @@ const SECRET_ENV = {
   EXTOLE_STREAM_ADMIN_TOKEN: 'admin_7e6d5c4b3a291807',
 };
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 beforeAll(() => {
   // `npm test` builds first; when run alone, build if dist is missing or older than src.
-  if (!existsSync(BIN) || statSync(BIN).mtimeMs < newestMtime(path.join(REPO_ROOT, 'src'))) {
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'ignore' });
-  }
-  if (!existsSync(BIN)) throw new Error(`the CLI is not built: ${BIN} (run npm run build)`);
+  buildIfStale(BIN);
 }, 120_000);
 
 interface Run {

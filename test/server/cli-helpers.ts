@@ -3,11 +3,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { BUILT_CLI as CLI, REPO_ROOT } from '../support/cli.js';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = path.join(REPO_ROOT, 'dist/bin/extole-stream.js');
+export { REPO_ROOT };
 
 /** Fail clearly when the CLI was not built (npm test builds before running vitest). */
 export function requireBuiltCli(): void {
