@@ -12,13 +12,12 @@
  * Needs PostgreSQL at 127.0.0.1:5432 (db `test`, user `postgres`, trust auth); skipped with a
  * reason when unreachable, failing when CI=true. Each run uses its own schema and drops it.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnServe, type ServeProcess } from '../server/cli-helpers.js';
+import { makeConfigDir, waitFor } from '../server/helpers.js';
 import { describeSkippedWithoutPostgres, dropSchema, TEST_PG_URL as DATABASE_URL, testPostgresUnreachable, uniqueSchemaName } from '../support/postgres.js';
 
 const WEB_KEY = 'scale-web-key-0123456789';
@@ -27,6 +26,8 @@ const EXTOLE_TOKEN = 'scale-extole-token-SECRET-9';
 const ADMIN_TOKEN = 'scale-admin-token-SECRET-3';
 /** `delivery.concurrency` of the delivering destination: bounds what one server has in flight. */
 const CONCURRENCY = 8;
+/** How long each wait below may take: several built servers start, deliver and settle. */
+const WAIT_MS = 60_000;
 
 interface Arrival {
   /** insert_id, carried as data.partner_conversion_id. */
@@ -97,30 +98,14 @@ delivery:
 
 /** A config folder whose queue is `schema` on the test database (URL from the environment). */
 function configDir(schema: string, extoleUrl: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'es-scale-'));
-  mkdirSync(path.join(dir, 'destinations'));
-  writeFileSync(
-    path.join(dir, 'extole.config.yaml'),
-    `version: 1
-destinations: destinations/*.yaml
-projects:
-  - key: web
-    api_key: \${env:TEST_WEB_KEY}
-  - key: ios
-    api_key: \${env:TEST_IOS_KEY}
-server:
-  log_level: warn
-  admin_token: \${env:TEST_ADMIN_TOKEN}
-queue:
-  driver: postgres
-  url: \${env:DATABASE_URL}
-  schema: ${schema}
-  lease: 2s
-`,
-  );
-  writeFileSync(path.join(dir, 'destinations', 'referrals.yaml'), destinationYaml('referrals', 'web', `${extoleUrl}/ok`));
-  writeFileSync(path.join(dir, 'destinations', 'held.yaml'), destinationYaml('held', 'ios', `${extoleUrl}/held`));
-  return dir;
+  return makeConfigDir({
+    adminToken: true,
+    queue: ['driver: postgres', 'url: ${env:DATABASE_URL}', `schema: ${schema}`, 'lease: 2s'],
+    destinations: {
+      referrals: destinationYaml('referrals', 'web', `${extoleUrl}/ok`),
+      held: destinationYaml('held', 'ios', `${extoleUrl}/held`),
+    },
+  });
 }
 
 const ENV = {
@@ -173,14 +158,6 @@ async function queueDepth(url: string, destination: string): Promise<number | un
   return m ? Number(m[1]) : undefined;
 }
 
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 const unreachable = await testPostgresUnreachable();
 
 describe.skipIf(unreachable !== undefined)('scale out: several serve processes on one PostgreSQL queue', () => {
@@ -218,12 +195,12 @@ describe.skipIf(unreachable !== undefined)('scale out: several serve processes o
     expect(await post(a!.url, IOS_KEY, events('held', 0, 40))).toBe(200);
     // `referrals` (project web) delivers; only server B ingests those.
     expect(await post(b!.url, WEB_KEY, events('ref', 0, 30))).toBe(200);
-    await waitFor('30 referrals delivered', () => new Set(extole.arrivals.map((x) => x.id)).size === 30);
+    await waitFor(() => new Set(extole.arrivals.map((x) => x.id)).size === 30, WAIT_MS, '30 referrals delivered');
     // Extole has them; the rows go once their `complete` commits (seen through server A).
-    await waitFor('referrals settled', async () => {
+    await waitFor(async () => {
       const ref = (await status(a!.url)).queue.destinations['referrals'];
       return (ref?.pending ?? 0) + (ref?.leased ?? 0) === 0;
-    });
+    }, WAIT_MS, 'referrals settled');
 
     for (const server of [a!, b!]) {
       const s = await status(server.url);
@@ -278,7 +255,7 @@ describe.skipIf(unreachable !== undefined)('scale out: several serve processes o
 
     // Kill -9 once deliveries flow and while requests are still arriving: at 300 deliveries, or
     // when 60% of the events are sent if ingestion runs ahead of delivery.
-    await waitFor('deliveries flowing', () => extole.arrivals.length >= 50 && (extole.arrivals.length >= 300 || next >= TOTAL * 0.6));
+    await waitFor(() => extole.arrivals.length >= 50 && (extole.arrivals.length >= 300 || next >= TOTAL * 0.6), WAIT_MS, 'deliveries flowing');
     expect(next).toBeLessThan(TOTAL);
     victim.child.kill('SIGKILL');
     victimDead = true;
@@ -289,14 +266,14 @@ describe.skipIf(unreachable !== undefined)('scale out: several serve processes o
 
     // The survivors deliver everything acked, including the victim's leased rows after the lease.
     const delivered = (): Set<string> => new Set(extole.arrivals.map((x) => x.id));
-    await waitFor('every acked event delivered', () => {
+    await waitFor(() => {
       const got = delivered();
       return [...acked].every((id) => got.has(id));
-    });
-    await waitFor('an empty queue on the survivors', async () => {
+    }, WAIT_MS, 'every acked event delivered');
+    await waitFor(async () => {
       const ref = (await status(survivors[0].url)).queue.destinations['referrals'];
       return (ref?.pending ?? 0) + (ref?.leased ?? 0) === 0;
-    });
+    }, WAIT_MS, 'an empty queue on the survivors');
 
     // Ledger per event.
     const counts = new Map<string, number>();
