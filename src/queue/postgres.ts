@@ -19,7 +19,18 @@ import type {
   Queue,
   QueueItem,
 } from './types.js';
-import { isQueueId, newLeaseToken, type SettleRef } from './common.js';
+import {
+  deadLetterLimitSql,
+  deadLetterValues,
+  isQueueId,
+  newLeaseToken,
+  queueUnavailable,
+  toDeadLetter,
+  toQueueItem,
+  type DeadLetterRow as CommonDeadLetterRow,
+  type DeliveryRow as CommonDeliveryRow,
+  type SettleRef,
+} from './common.js';
 
 export interface PostgresQueueOptions {
   /** Connection URL, e.g. `postgres://user:pass@host:5432/db`. Never logged. */
@@ -106,39 +117,8 @@ const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadloc
 const ITEM_COLUMNS =
   'id, destination, project, insert_id, path, body, event, attempts, enqueued_at, run_at, first_attempt_at, lease_token, lease_until';
 
-interface DeliveryRow {
-  id: string;
-  destination: string;
-  project: string;
-  insert_id: string | null;
-  path: string;
-  body: string;
-  event: string;
-  attempts: number;
-  enqueued_at: string;
-  run_at: string;
-  first_attempt_at: string | null;
-  lease_token: string;
-  lease_until: string;
-}
-
-interface DeadLetterRow {
-  id: string;
-  destination: string;
-  project: string;
-  insert_id: string | null;
-  event: string;
-  request: string;
-  reason: DeadLetter['reason'];
-  http_status: number | null;
-  extole_code: string | null;
-  extole_message: string | null;
-  attempts: number;
-  first_attempt_at: string;
-  last_attempt_at: string;
-  config_revision: string;
-  created_at: string;
-}
+type DeliveryRow = CommonDeliveryRow<string>;
+type DeadLetterRow = CommonDeadLetterRow<string>;
 
 type Db = pg.Pool | pg.PoolClient;
 
@@ -473,7 +453,7 @@ export class PostgresQueue implements Queue {
       );
       // RETURNING order is unspecified; callers expect run_at, then enqueue order.
       const rows = res.rows.sort((a, b) => compareInt(a.run_at, b.run_at) || compareInt(a.id, b.id));
-      return rows.map(toItem);
+      return rows.map(toQueueItem);
     }, 'settle');
   }
 
@@ -580,16 +560,7 @@ export class PostgresQueue implements Queue {
         [
           item.id,
           item.leaseToken,
-          dead.request,
-          dead.reason,
-          dead.httpStatus,
-          dead.extoleCode,
-          dead.extoleMessage,
-          Math.trunc(dead.attempts),
-          Math.trunc(dead.firstAttemptAt),
-          Math.trunc(dead.lastAttemptAt),
-          dead.configRevision,
-          Date.now(),
+          ...deadLetterValues(dead, Date.now()),
         ],
       );
       return res.rowCount === 1;
@@ -629,7 +600,7 @@ export class PostgresQueue implements Queue {
       const where = deadLetterWhere(filter);
       if (!where) return [];
       const res = await db.query<DeadLetterRow>(
-        `SELECT * FROM ${this.t.deadLetters} WHERE ${where.sql} ORDER BY id${limitSql(filter)}`,
+        `SELECT * FROM ${this.t.deadLetters} WHERE ${where.sql} ORDER BY id${deadLetterLimitSql(filter)}`,
         where.params,
       );
       return res.rows.map(toDeadLetter);
@@ -648,7 +619,7 @@ export class PostgresQueue implements Queue {
     return this.run('deleteDeadLetters', async (db) => {
       const where = deadLetterWhere(filter);
       if (!where) return 0;
-      const limit = limitSql(filter);
+      const limit = deadLetterLimitSql(filter);
       const sql = limit
         ? `DELETE FROM ${this.t.deadLetters} WHERE id IN (SELECT id FROM ${this.t.deadLetters} WHERE ${where.sql} ORDER BY id${limit})`
         : `DELETE FROM ${this.t.deadLetters} WHERE ${where.sql}`;
@@ -700,50 +671,9 @@ function deadLetterWhere(filter: DeadLetterFilter): { sql: string; params: unkno
   return { sql: clauses.join(' AND '), params };
 }
 
-function limitSql(filter: DeadLetterFilter): string {
-  return filter.limit !== undefined && filter.limit >= 0 ? ` LIMIT ${Math.trunc(filter.limit)}` : '';
-}
-
 /** Compares two non-negative decimal integer strings (bigint columns) without losing precision. */
 function compareInt(a: string, b: string): number {
   return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-}
-
-function toItem(row: DeliveryRow): QueueItem {
-  return {
-    id: String(row.id),
-    destination: row.destination,
-    project: row.project,
-    insertId: row.insert_id,
-    path: row.path,
-    body: row.body,
-    event: row.event,
-    attempts: Number(row.attempts),
-    enqueuedAt: Number(row.enqueued_at),
-    firstAttemptAt: row.first_attempt_at === null ? null : Number(row.first_attempt_at),
-    leaseToken: row.lease_token,
-    leaseUntil: Number(row.lease_until),
-  };
-}
-
-function toDeadLetter(row: DeadLetterRow): DeadLetter {
-  return {
-    id: String(row.id),
-    destination: row.destination,
-    project: row.project,
-    insertId: row.insert_id,
-    event: row.event,
-    request: row.request,
-    reason: row.reason,
-    httpStatus: row.http_status,
-    extoleCode: row.extole_code,
-    extoleMessage: row.extole_message,
-    attempts: Number(row.attempts),
-    firstAttemptAt: Number(row.first_attempt_at),
-    lastAttemptAt: Number(row.last_attempt_at),
-    configRevision: row.config_revision,
-    createdAt: Number(row.created_at),
-  };
 }
 
 /**
@@ -751,8 +681,5 @@ function toDeadLetter(row: DeadLetterRow): DeadLetter {
  * (pg's messages do not include it).
  */
 function unavailable(op: string, err: unknown): QueueUnavailableError {
-  if (err instanceof QueueUnavailableError) return err;
-  const code = typeof (err as { code?: unknown })?.code === 'string' ? ` (${(err as { code: string }).code})` : '';
-  const message = err instanceof Error ? err.message : String(err);
-  return new QueueUnavailableError(`PostgreSQL queue: ${op} failed${code}: ${message}`, { cause: err });
+  return queueUnavailable('PostgreSQL queue', op, err);
 }

@@ -22,7 +22,18 @@ import type {
   Queue,
   QueueItem,
 } from './types.js';
-import { isQueueId, newLeaseToken, type SettleRef } from './common.js';
+import {
+  deadLetterLimitSql,
+  deadLetterValues,
+  isQueueId,
+  newLeaseToken,
+  queueUnavailable,
+  toDeadLetter,
+  toQueueItem,
+  type DeadLetterRow as CommonDeadLetterRow,
+  type DeliveryRow as CommonDeliveryRow,
+  type SettleRef,
+} from './common.js';
 
 /** A queue id as SQLite's integer, or undefined when it cannot name a row. */
 function rowId(id: unknown): number | undefined {
@@ -145,39 +156,8 @@ const MIGRATIONS: readonly string[] = [
 
 type Durability = 'FULL' | 'NORMAL';
 
-interface DeliveryRow {
-  id: number;
-  destination: string;
-  project: string;
-  insert_id: string | null;
-  path: string;
-  body: string;
-  event: string;
-  attempts: number;
-  enqueued_at: number;
-  run_at: number;
-  first_attempt_at: number | null;
-  lease_token: string;
-  lease_until: number;
-}
-
-interface DeadLetterRow {
-  id: number;
-  destination: string;
-  project: string;
-  insert_id: string | null;
-  event: string;
-  request: string;
-  reason: DeadLetter['reason'];
-  http_status: number | null;
-  extole_code: string | null;
-  extole_message: string | null;
-  attempts: number;
-  first_attempt_at: number;
-  last_attempt_at: number;
-  config_revision: string;
-  created_at: number;
-}
+type DeliveryRow = CommonDeliveryRow<number>;
+type DeadLetterRow = CommonDeadLetterRow<number>;
 
 /** Prepared statements, built once per connection. */
 interface Statements {
@@ -620,7 +600,7 @@ export class SqliteQueue implements Queue {
     if (!Array.isArray(rows)) throw unavailable('claim', rows.failed);
     // RETURNING order is unspecified; callers expect run_at, then enqueue order.
     rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id);
-    return rows.map(toItem);
+    return rows.map(toQueueItem);
   }
 
   /** Batched with the other settles and enqueues of this event-loop turn (see `flush`). */
@@ -685,16 +665,7 @@ export class SqliteQueue implements Queue {
             row.project,
             row.insert_id,
             row.event,
-            dead.request,
-            dead.reason,
-            dead.httpStatus,
-            dead.extoleCode,
-            dead.extoleMessage,
-            Math.trunc(dead.attempts),
-            Math.trunc(dead.firstAttemptAt),
-            Math.trunc(dead.lastAttemptAt),
-            dead.configRevision,
-            Date.now(),
+            ...deadLetterValues(dead, Date.now()),
           );
           st.deleteDelivery.run(id);
           return true;
@@ -727,7 +698,7 @@ export class SqliteQueue implements Queue {
     const where = deadLetterWhere(filter);
     if (!where) return [];
     return this.run('listDeadLetters', (db) =>
-      (db.prepare(`SELECT * FROM dead_letters WHERE ${where.sql} ORDER BY id${limitSql(filter)}`).all(...where.params) as DeadLetterRow[]).map(
+      (db.prepare(`SELECT * FROM dead_letters WHERE ${where.sql} ORDER BY id${deadLetterLimitSql(filter)}`).all(...where.params) as DeadLetterRow[]).map(
         toDeadLetter,
       ),
     );
@@ -745,7 +716,7 @@ export class SqliteQueue implements Queue {
   async deleteDeadLetters(filter: DeadLetterFilter = {}): Promise<number> {
     const where = deadLetterWhere(filter);
     if (!where) return 0;
-    const limit = limitSql(filter);
+    const limit = deadLetterLimitSql(filter);
     return this.run('deleteDeadLetters', (db) => {
       const sql = limit
         ? `DELETE FROM dead_letters WHERE id IN (SELECT id FROM dead_letters WHERE ${where.sql} ORDER BY id${limit})`
@@ -848,47 +819,6 @@ function deadLetterWhere(filter: DeadLetterFilter): { sql: string; params: unkno
   return { sql: clauses.join(' AND '), params };
 }
 
-function limitSql(filter: DeadLetterFilter): string {
-  return filter.limit !== undefined && filter.limit >= 0 ? ` LIMIT ${Math.trunc(filter.limit)}` : '';
-}
-
-function toItem(row: DeliveryRow): QueueItem {
-  return {
-    id: String(row.id),
-    destination: row.destination,
-    project: row.project,
-    insertId: row.insert_id,
-    path: row.path,
-    body: row.body,
-    event: row.event,
-    attempts: row.attempts,
-    enqueuedAt: row.enqueued_at,
-    firstAttemptAt: row.first_attempt_at,
-    leaseToken: row.lease_token,
-    leaseUntil: row.lease_until,
-  };
-}
-
-function toDeadLetter(row: DeadLetterRow): DeadLetter {
-  return {
-    id: String(row.id),
-    destination: row.destination,
-    project: row.project,
-    insertId: row.insert_id,
-    event: row.event,
-    request: row.request,
-    reason: row.reason,
-    httpStatus: row.http_status,
-    extoleCode: row.extole_code,
-    extoleMessage: row.extole_message,
-    attempts: row.attempts,
-    firstAttemptAt: row.first_attempt_at,
-    lastAttemptAt: row.last_attempt_at,
-    configRevision: row.config_revision,
-    createdAt: row.created_at,
-  };
-}
-
 /**
  * fsync a file or folder by path. A WAL that no longer exists was checkpointed into the database
  * file (which the checkpoint synced) and removed: nothing of it is left to flush.
@@ -909,8 +839,5 @@ async function fsyncPath(target: string): Promise<void> {
 }
 
 function unavailable(op: string, err: unknown): QueueUnavailableError {
-  if (err instanceof QueueUnavailableError) return err;
-  const code = typeof (err as { code?: unknown })?.code === 'string' ? ` (${(err as { code: string }).code})` : '';
-  const message = err instanceof Error ? err.message : String(err);
-  return new QueueUnavailableError(`SQLite queue: ${op} failed${code}: ${message}`, { cause: err });
+  return queueUnavailable('SQLite queue', op, err);
 }
