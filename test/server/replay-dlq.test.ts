@@ -4,7 +4,8 @@
  * delivering to a fake Extole.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -17,6 +18,7 @@ import {
   WEB_KEY,
   makeConfigDir,
   post,
+  referralsYaml,
   removeDir,
   startFakeExtole,
   startServer,
@@ -147,5 +149,28 @@ describe('replay and dlq', () => {
     const purge = await cli(dir, 'dlq', 'purge', '--reason', 'rejected');
     expect(purge).toMatchObject({ code: 0, stdout: 'dlq purge: deleted 1 dead letter\n' });
     expect((await cli(dir, 'dlq', 'list')).stdout).toBe('no dead letters\n');
+  });
+});
+
+describe('replay and dlq when the runtime cannot start', () => {
+  it('end with 1 on an invalid config and 2 without one, saying why after the command name', async () => {
+    const invalid = makeConfigDir({ destinations: { referrals: referralsYaml('http://127.0.0.1:9').replace('projects: [web]', 'projects: [nowhere]') } });
+    const empty = mkdtempSync(path.join(os.tmpdir(), 'es-no-config-'));
+    const file = path.join(invalid, 'a.jsonl');
+    writeFileSync(file, `${exportEvent(1)}\n`);
+    try {
+      for (const argv of [['replay', file], ['dlq', 'list']]) {
+        const bad = await cli(invalid, ...argv);
+        expect(bad.code).toBe(1);
+        expect(bad.stderr).toMatch(new RegExp(`^extole-stream ${argv[0]}: the config is invalid`));
+        expect(bad.stderr).toContain("unknown project 'nowhere'");
+        const none = await cli(empty, ...argv);
+        expect(none.code).toBe(2);
+        expect(none.stderr).toMatch(new RegExp(`^extole-stream ${argv[0]}: `));
+      }
+    } finally {
+      removeDir(invalid);
+      removeDir(empty);
+    }
   });
 });

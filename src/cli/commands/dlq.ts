@@ -12,6 +12,7 @@
  */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { withQueueRuntime } from '../command-runtime.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import type { DeadLetter, DeadLetterFilter, DeadLetterReason } from '../../queue/types.js';
 import type { AmplitudeEvent } from '../../generated/amplitude-event.js';
@@ -124,34 +125,16 @@ export function register(program: Command, ctx: CliContext): void {
 }
 
 /** Open the config and queue (no delivery), run `fn`, close. Maps errors to exit codes. */
-async function withRuntime(ctx: CliContext, configPath: string | undefined, fn: (runtime: Runtime) => Promise<number>): Promise<number> {
-  let runtime: Runtime;
-  try {
-    // The runtime (queue drivers, compile stack) loads only when a dlq command runs.
-    const { Runtime } = await import('../../runtime/runtime.js');
-    runtime = await Runtime.start({
-      configPath,
-      cwd: ctx.cwd,
-      env: ctx.env,
-      delivery: false,
-      requireSecrets: 'queue',
-      logOut: ctx.stderr,
-      logLevel: 'warn',
-    });
-  } catch (e) {
-    const error = e as { code?: string; message?: string };
-    ctx.stderr.write(`extole-stream dlq: ${error.message ?? String(e)}\n`);
-    return error.code === 'ES_CONFIG_INVALID' ? 1 : 2;
-  }
-  try {
-    return await fn(runtime);
-  } catch (e) {
-    const error = e as { code?: string; message?: string };
-    ctx.stderr.write(`extole-stream dlq: ${runtime.redact(error.message ?? String(e))}\n`);
-    return 2;
-  } finally {
-    await runtime.close();
-  }
+function withRuntime(ctx: CliContext, configPath: string | undefined, fn: (runtime: Runtime) => Promise<number>): Promise<number> {
+  return withQueueRuntime(ctx, 'dlq', configPath, async (runtime) => {
+    try {
+      return await fn(runtime);
+    } catch (e) {
+      const error = e as { code?: string; message?: string };
+      ctx.stderr.write(`extole-stream dlq: ${runtime.redact(error.message ?? String(e))}\n`);
+      return 2;
+    }
+  });
 }
 
 export interface DeadLetterReplayResult {

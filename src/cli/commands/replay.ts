@@ -12,7 +12,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { configOption } from '../main.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import { withQueueRuntime } from '../command-runtime.js';
 import type { IngestSummary } from '../../runtime/ingest.js';
 import type { AmplitudeEvent } from '../../generated/amplitude-event.js';
 import type { DropReason } from '../../compile/types.js';
@@ -62,29 +62,9 @@ export async function replay(ctx: CliContext, files: string[], opts: ReplayOptio
     err(`extole-stream replay: no such file: ${absent.map((f) => path.relative(ctx.cwd, f)).join(', ')}`);
     return 2;
   }
-  // The runtime (queue drivers, compile stack) loads only when replay runs.
-  const [{ Runtime }, { prepareEvents }, { readExportLines }] = await Promise.all([
-    import('../../runtime/runtime.js'),
-    import('../../runtime/ingest.js'),
-    import('../../runtime/export-files.js'),
-  ]);
-  let runtime: Runtime;
-  try {
-    runtime = await Runtime.start({
-      configPath: opts.config,
-      cwd: ctx.cwd,
-      env: ctx.env,
-      delivery: false,
-      requireSecrets: 'queue',
-      logOut: ctx.stderr,
-      logLevel: 'warn',
-    });
-  } catch (e) {
-    const error = e as { code?: string; message?: string };
-    err(`extole-stream replay: ${error.message ?? String(e)}`);
-    return error.code === 'ES_CONFIG_INVALID' ? 1 : 2;
-  }
-  try {
+  // The ingest core loads only when replay runs (the runtime itself: in withQueueRuntime).
+  const [{ prepareEvents }, { readExportLines }] = await Promise.all([import('../../runtime/ingest.js'), import('../../runtime/export-files.js')]);
+  return withQueueRuntime(ctx, 'replay', opts.config, async (runtime) => {
     const active = runtime.active;
     const project = opts.project ?? active.loaded.projects[0]?.key;
     if (!project || !active.loaded.projects.some((p) => p.key === project)) {
@@ -165,9 +145,7 @@ export async function replay(ctx: CliContext, files: string[], opts: ReplayOptio
       return 1;
     }
     return 0;
-  } finally {
-    await runtime.close();
-  }
+  });
 }
 
 function summaryText(t: ReplayTotals, project: string, ms: number): string {

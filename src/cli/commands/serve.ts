@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { configOption } from '../main.js';
-import type { Runtime } from '../../runtime/runtime.js';
+import { startCommandRuntime } from '../command-runtime.js';
 import type { Sandbox } from '../../extole/sandbox.js';
 import { UsageError } from '../../errors.js';
 
@@ -64,8 +64,7 @@ export async function serve(ctx: CliContext, opts: ServeOptions): Promise<number
     return 2;
   }
   // The server stack (fastify, the queue drivers, undici, prom-client…) loads only when serving.
-  const [{ Runtime }, { bannerText }, { buildServer }, { startSandbox }] = await Promise.all([
-    import('../../runtime/runtime.js'),
+  const [{ bannerText }, { buildServer }, { startSandbox }] = await Promise.all([
     import('../../runtime/banner.js'),
     import('../../server/app.js'),
     import('../../extole/sandbox.js'),
@@ -81,21 +80,12 @@ export async function serve(ctx: CliContext, opts: ServeOptions): Promise<number
     }
   }
 
-  let runtime: Runtime;
-  try {
-    runtime = await Runtime.start({
-      configPath: opts.config,
-      cwd: ctx.cwd,
-      env: ctx.env,
-      logOut: ctx.stdout,
-      deliveryBaseUrl: sandbox?.url,
-    });
-  } catch (e) {
+  const opened = await startCommandRuntime(ctx, 'serve', { configPath: opts.config, logOut: ctx.stdout, deliveryBaseUrl: sandbox?.url });
+  if (opened.runtime === undefined) {
     await sandbox?.close();
-    const error = e as { code?: string; message?: string };
-    err(`extole-stream serve: ${error.message ?? String(e)}`);
-    return error.code === 'ES_CONFIG_INVALID' ? 1 : 2;
+    return opened.exitCode;
   }
+  const runtime = opened.runtime;
 
   const active = runtime.active;
   const server = active.loaded.root.server ?? {};
