@@ -51,6 +51,7 @@ async function timeRun(transformers, samples, evaluations) {
   const perRound = samples.length * transformers.length;
   const rounds = Math.max(1, Math.round(evaluations / perRound));
   let sink = 0;
+  const cpuStart = process.cpuUsage();
   const start = process.hrtime.bigint();
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < samples.length; i++) {
@@ -63,8 +64,25 @@ async function timeRun(transformers, samples, evaluations) {
     }
   }
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const cpu = process.cpuUsage(cpuStart);
   if (sink === 0) throw new Error('nothing was transformed');
-  return { seconds, evaluations: rounds * perRound, events: rounds * samples.length };
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, evaluations: rounds * perRound, events: rounds * samples.length };
+}
+
+/**
+ * The headline ratio, measured for steadiness on a shared machine: many short runs of the two
+ * variants in alternating order, CPU time of this process (user + system, so time the scheduler
+ * gives to other processes does not count; GC threads do), the median of the per-pair ratios.
+ */
+async function pairedCpuRatio(numerator, denominator, samples, evaluations, pairs) {
+  const ratios = [];
+  for (let i = 0; i < pairs; i++) {
+    const order = i % 2 === 0 ? [numerator, denominator] : [denominator, numerator];
+    const [first, second] = [await timeRun(order[0], samples, evaluations), await timeRun(order[1], samples, evaluations)];
+    const [n, d] = i % 2 === 0 ? [first, second] : [second, first];
+    ratios.push(n.cpuSeconds / d.cpuSeconds);
+  }
+  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios), pairs };
 }
 
 function median(values) {
@@ -102,6 +120,13 @@ export async function runThroughput(config, { evaluations = 200_000, repeats = 3
       shape = run;
     }
   }
+  const pairedHandwritten = await pairedCpuRatio(
+    variants[0].transformers,
+    variants[2].transformers,
+    samples,
+    Math.max(20_000, Math.round(evaluations / 10)),
+    repeats >= 3 ? 31 : 11,
+  );
   // Per destination (one repeat, fewer evaluations): shows where the time goes, e.g. a
   // destination left on jsonata because the fast path does not take one of its expressions yet.
   const perDestination = [];
@@ -133,8 +158,10 @@ export async function runThroughput(config, { evaluations = 200_000, repeats = 3
     repeats,
     results,
     perDestination,
+    pairedHandwritten,
     ratios: {
-      compiledVsHandwritten: results.compiled.seconds / results.handwritten.seconds,
+      compiledVsHandwritten: pairedHandwritten.median,
+      compiledVsHandwrittenWall: results.compiled.seconds / results.handwritten.seconds,
       jsonataVsCompiled: results.jsonata.seconds / results.compiled.seconds,
       mappingKitVsCompiled: results.mappingKit.seconds / results.compiled.seconds,
     },
