@@ -23,7 +23,7 @@ export function isQueueId(id: unknown): id is string {
  * A `deliveries` row as a driver reads it. `Int` is how the driver returns the BIGINT columns
  * (ids, times): pg as decimal strings, better-sqlite3 as numbers.
  */
-export interface DeliveryRow<Int extends number | string> {
+export interface DeliveryRowOf<Int extends number | string> {
   id: Int;
   destination: string;
   project: string;
@@ -39,8 +39,8 @@ export interface DeliveryRow<Int extends number | string> {
   lease_until: Int;
 }
 
-/** A `dead_letters` row as a driver reads it (`Int` as in {@link DeliveryRow}). */
-export interface DeadLetterRow<Int extends number | string> {
+/** A `dead_letters` row as a driver reads it (`Int` as in {@link DeliveryRowOf}). */
+export interface DeadLetterRowOf<Int extends number | string> {
   id: Int;
   destination: string;
   project: string;
@@ -59,7 +59,7 @@ export interface DeadLetterRow<Int extends number | string> {
 }
 
 /** A claimed `deliveries` row as the {@link QueueItem} callers get (id as a string, times as numbers). */
-export function toQueueItem(row: DeliveryRow<number | string>): QueueItem {
+export function toQueueItem(row: DeliveryRowOf<number | string>): QueueItem {
   return {
     id: String(row.id),
     destination: row.destination,
@@ -77,7 +77,7 @@ export function toQueueItem(row: DeliveryRow<number | string>): QueueItem {
 }
 
 /** A `dead_letters` row as the {@link DeadLetter} callers get (id as a string, times as numbers). */
-export function toDeadLetter(row: DeadLetterRow<number | string>): DeadLetter {
+export function toDeadLetter(row: DeadLetterRowOf<number | string>): DeadLetter {
   return {
     id: String(row.id),
     destination: row.destination,

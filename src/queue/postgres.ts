@@ -19,18 +19,8 @@ import type {
   Queue,
   QueueItem,
 } from './types.js';
-import {
-  deadLetterLimitSql,
-  deadLetterValues,
-  isQueueId,
-  newLeaseToken,
-  queueUnavailable,
-  toDeadLetter,
-  toQueueItem,
-  type DeadLetterRow as CommonDeadLetterRow,
-  type DeliveryRow as CommonDeliveryRow,
-  type SettleRef,
-} from './common.js';
+import { deadLetterLimitSql, deadLetterValues, isQueueId, newLeaseToken, queueUnavailable, toDeadLetter, toQueueItem } from './common.js';
+import type { DeadLetterRowOf, DeliveryRowOf, SettleRef } from './common.js';
 
 export interface PostgresQueueOptions {
   /** Connection URL, e.g. `postgres://user:pass@host:5432/db`. Never logged. */
@@ -117,8 +107,8 @@ const RETRYABLE = new Set(['40001', '40P01']); // serialization_failure, deadloc
 const ITEM_COLUMNS =
   'id, destination, project, insert_id, path, body, event, attempts, enqueued_at, run_at, first_attempt_at, lease_token, lease_until';
 
-type DeliveryRow = CommonDeliveryRow<string>;
-type DeadLetterRow = CommonDeadLetterRow<string>;
+type DeliveryRow = DeliveryRowOf<string>;
+type DeadLetterRow = DeadLetterRowOf<string>;
 
 type Db = pg.Pool | pg.PoolClient;
 

@@ -22,18 +22,8 @@ import type {
   Queue,
   QueueItem,
 } from './types.js';
-import {
-  deadLetterLimitSql,
-  deadLetterValues,
-  isQueueId,
-  newLeaseToken,
-  queueUnavailable,
-  toDeadLetter,
-  toQueueItem,
-  type DeadLetterRow as CommonDeadLetterRow,
-  type DeliveryRow as CommonDeliveryRow,
-  type SettleRef,
-} from './common.js';
+import { deadLetterLimitSql, deadLetterValues, isQueueId, newLeaseToken, queueUnavailable, toDeadLetter, toQueueItem } from './common.js';
+import type { DeadLetterRowOf, DeliveryRowOf, SettleRef } from './common.js';
 
 /** A queue id as SQLite's integer, or undefined when it cannot name a row. */
 function rowId(id: unknown): number | undefined {
@@ -156,8 +146,8 @@ const MIGRATIONS: readonly string[] = [
 
 type Durability = 'FULL' | 'NORMAL';
 
-type DeliveryRow = CommonDeliveryRow<number>;
-type DeadLetterRow = CommonDeadLetterRow<number>;
+type DeliveryRow = DeliveryRowOf<number>;
+type DeadLetterRow = DeadLetterRowOf<number>;
 
 /** Prepared statements, built once per connection. */
 interface Statements {
