@@ -10,8 +10,7 @@ import type { AmplitudeEvent } from '../generated/amplitude-event.js';
 import type { DropReason, Outcome, Transformer } from '../compile/types.js';
 import type { DeliveryInput, IngestEvent, Queue } from '../queue/types.js';
 import type { Metrics } from '../metrics.js';
-import { normalizeEvent } from '../events/normalize.js';
-import { validateIngestEvent } from '../events/validate.js';
+import { ingestEvent } from '../events/ingest.js';
 import type { LiveRecord, LiveTap } from './live.js';
 
 /** Amplitude's error answer (HTTP V2 / Batch): `code` always equals the HTTP status. */
@@ -89,6 +88,7 @@ export function prepareEvents(
   const missing = new Map<string, number[]>();
   const invalid = new Map<string, number[]>();
   const events: AmplitudeEvent[] = [];
+  const nowFn = (): number => opts.now;
   for (let i = 0; i < raw.length; i++) {
     const item = raw[i];
     if (!isPlainObject(item)) {
@@ -106,11 +106,14 @@ export function prepareEvents(
     try {
       // Export data carries Amplitude's own ids (any length): only the shape rules apply to it.
       const minIdLength = opts.shape === 'http' ? opts.minIdLength : 1;
-      const problems = validateIngestEvent(item, { minIdLength });
-      for (const field of problems.missing) addIndex(missing, field, i);
-      for (const field of problems.invalid) addIndex(invalid, field, i);
-      if (problems.missing.length > 0 || problems.invalid.length > 0) continue;
-      events.push(normalizeEvent(item, { now: opts.now }));
+      // Validate and normalize in one pass (the same verdict and event as the two separately).
+      const result = ingestEvent(item, { minIdLength, now: nowFn });
+      if (result.problems) {
+        for (const field of result.problems.missing) addIndex(missing, field, i);
+        for (const field of result.problems.invalid) addIndex(invalid, field, i);
+        continue;
+      }
+      events.push(result.event);
     } catch {
       // normalize/validate never should throw; if they do, the event is what is wrong.
       return { ok: false, error: { code: 400, error: AMPLITUDE_ERRORS.invalidEvent } };

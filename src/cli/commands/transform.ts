@@ -73,7 +73,7 @@ export function register(program: Command, ctx: CliContext): void {
       for (const file of sources) {
         const stdin = file === '-';
         const absolute = path.resolve(ctx.cwd, file);
-        const input: Readable = stdin ? ctx.stdin : createReadStream(absolute);
+        const input: Readable = stdin ? ctx.stdin : createReadStream(absolute, { highWaterMark: 1 << 20 });
         try {
           const summary = await dryRun(input, {
             transformers,
