@@ -3,7 +3,7 @@
  * real CLI entry (in-process) against a temp config and a real SQLite queue, with a server
  * delivering to a fake Extole.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { zipSync, strToU8 } from 'fflate';
 import { main } from '../../src/cli/main.js';
+import { SqliteQueue } from '../../src/queue/sqlite.js';
 import {
   EXTOLE_TOKEN,
   LogSink,
@@ -149,6 +150,96 @@ describe('replay and dlq', () => {
     const purge = await cli(dir, 'dlq', 'purge', '--reason', 'rejected');
     expect(purge).toMatchObject({ code: 0, stdout: 'dlq purge: deleted 1 dead letter\n' });
     expect((await cli(dir, 'dlq', 'list')).stdout).toBe('no dead letters\n');
+  });
+});
+
+/**
+ * Seed dead letters straight into the SQLite queue: `plan` lists destination names in id order,
+ * so the letters of a destination no longer in the config can come first.
+ */
+async function seedDeadLetters(file: string, plan: string[], reason: 'rejected' | 'expired' = 'rejected'): Promise<void> {
+  const queue = new SqliteQueue({ path: file });
+  await queue.open();
+  try {
+    const now = Date.now();
+    const events = plan.map((destination, i) => ({
+      insertId: `page-${i}`,
+      event: JSON.stringify({ event_type: 'Sign Up', user_id: `page${i}@example.com`, insert_id: `page-${i}`, time: now }),
+      deliveries: [{ destination, path: '/v6/async-events', body: '{}' }],
+    }));
+    for (let i = 0; i < events.length; i += 1000) await queue.enqueue('web', events.slice(i, i + 1000), { now, dedupWindowMs: 0 });
+    for (const destination of new Set(plan)) {
+      for (;;) {
+        const items = await queue.claim(destination, 1000, now, 60_000);
+        if (items.length === 0) break;
+        for (const item of items) {
+          await queue.deadLetter(item, {
+            reason,
+            httpStatus: 400,
+            extoleCode: 'event_blocked',
+            extoleMessage: null,
+            attempts: 1,
+            firstAttemptAt: now,
+            lastAttemptAt: now,
+            configRevision: 'seed',
+            request: '{}',
+          });
+        }
+      }
+    }
+  } finally {
+    await queue.close();
+  }
+}
+
+describe('dlq replay pages through the dead letters', () => {
+  it('replays more dead letters than one page, keeping (and not looping on) those of a destination not in the config', { timeout: 60_000 }, async () => {
+    const dir = makeConfigDir();
+    try {
+      // 3 letters of "gone" first (lowest ids), then 1,201 of referrals (pages of 500: 500, 500, 201),
+      // then 2 more of "gone" in the middle of the last page.
+      const plan = [...Array(3).fill('gone'), ...Array(1100).fill('referrals'), ...Array(2).fill('gone'), ...Array(101).fill('referrals')] as string[];
+      await seedDeadLetters(path.join(dir, 'queue.db'), plan);
+
+      // Every read of the dead letters is one bounded page, never the whole DLQ.
+      const spy = vi.spyOn(SqliteQueue.prototype, 'listDeadLetters');
+      let replayed: Awaited<ReturnType<typeof cli>>;
+      try {
+        replayed = await cli(dir, 'dlq', 'replay');
+        const limits = spy.mock.calls.map(([filter]) => filter?.limit);
+        expect(limits.length).toBeGreaterThanOrEqual(3);
+        for (const limit of limits) expect(limit).toBeLessThanOrEqual(500);
+        const pages = await Promise.all(spy.mock.results.map((r) => r.value as Promise<unknown[]>));
+        expect(pages.map((p) => p.length).filter((n) => n > 0)).toEqual([500, 500, 201]);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(replayed.code).toBe(0);
+      expect(replayed.stdout).toContain('dlq replay: 1201 dead letters replayed → 1201 deliveries enqueued');
+      expect(replayed.stderr).toBe('dlq replay: kept 5 dead letters of destinations not in the config: gone\n');
+
+      const queue = new SqliteQueue({ path: path.join(dir, 'queue.db') });
+      await queue.open();
+      try {
+        const stats = await queue.stats(Date.now());
+        expect(stats.referrals).toMatchObject({ pending: 1201, deadLetters: 0 });
+        expect(stats.gone?.deadLetters).toBe(5);
+        expect((await queue.listDeadLetters()).map((l) => l.destination)).toEqual(Array(5).fill('gone'));
+      } finally {
+        await queue.close();
+      }
+
+      // Again, with a filter: nothing left to replay, the kept letters are still counted.
+      const again = await cli(dir, 'dlq', 'replay', '--reason', 'rejected');
+      expect(again.code).toBe(0);
+      expect(again.stdout).toContain('dlq replay: 0 dead letters replayed → 0 deliveries enqueued');
+      expect(again.stderr).toBe('dlq replay: kept 5 dead letters of destinations not in the config: gone\n');
+      const only = await cli(dir, 'dlq', 'replay', '--destination', 'gone');
+      expect(only.stdout).toContain('dlq replay: 0 dead letters replayed');
+      expect(only.stderr).toContain('kept 5 dead letters');
+    } finally {
+      removeDir(dir);
+    }
   });
 });
 

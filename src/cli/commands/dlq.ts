@@ -20,7 +20,7 @@ import type { DropReason } from '../../compile/types.js';
 import { UsageError } from '../../errors.js';
 
 const REASONS: readonly DeadLetterReason[] = ['rejected', 'expired'];
-/** Dead letters re-enqueued per transaction. */
+/** Dead letters loaded, re-enqueued and deleted per page (memory is bounded by one page). */
 const BATCH = 500;
 
 interface FilterOptions {
@@ -106,9 +106,10 @@ export function register(program: Command, ctx: CliContext): void {
           `dlq replay: ${result.replayed} dead letter${result.replayed === 1 ? '' : 's'} replayed → ${result.deliveries} deliveries enqueued` +
             `${Object.keys(result.dropped).length ? `; dropped by the current config: ${Object.entries(result.dropped).map(([r, n]) => `${r} ${n}`).join(', ')}` : ''}\n`,
         );
-        if (result.kept.length > 0) {
+        const kept = Object.values(result.kept).reduce((a, b) => a + b, 0);
+        if (kept > 0) {
           ctx.stderr.write(
-            `dlq replay: kept ${result.kept.length} dead letter${result.kept.length === 1 ? '' : 's'} of destinations not in the config: ${[...new Set(result.kept)].join(', ')}\n`,
+            `dlq replay: kept ${result.keptAtLeast ? 'at least ' : ''}${kept} dead letter${kept === 1 ? '' : 's'} of destinations not in the config: ${Object.keys(result.kept).join(', ')}\n`,
           );
         }
         return 0;
@@ -141,46 +142,78 @@ export interface DeadLetterReplayResult {
   replayed: number;
   deliveries: number;
   dropped: Partial<Record<DropReason, number>>;
-  /** Destinations of dead letters that were kept (destination not in the current config). */
-  kept: string[];
+  /**
+   * Dead letters kept because their destination is not in the current config, per destination.
+   * Exact, except with `--reason` on a destination holding more than one page of them: then
+   * `keptAtLeast` is true and the figure is a lower bound (counting them all would load them all).
+   */
+  kept: Record<string, number>;
+  keptAtLeast: boolean;
 }
 
 /**
  * Re-run dead letters through the current config of their own destination and enqueue them
- * (no de-duplication), deleting each batch of dead letters right after its commit.
+ * (no de-duplication), deleting each page of dead letters right after its commit.
+ *
+ * Memory stays at one page (`pageSize`, default 500) whatever the size of the DLQ: the filter has
+ * no "after id" cursor, so each page is the first `pageSize` matches of ONE destination that is
+ * in the config; since the page is deleted once enqueued, the next first page is the next one.
+ * Letters of destinations not in the config are never listed as pages, so they cannot make the
+ * loop take the same page forever; they are only counted.
  */
-export async function replayDeadLetters(runtime: Runtime, filter: DeadLetterFilter): Promise<DeadLetterReplayResult> {
+export async function replayDeadLetters(
+  runtime: Runtime,
+  filter: DeadLetterFilter,
+  opts: { pageSize?: number } = {},
+): Promise<DeadLetterReplayResult> {
+  const pageSize = Math.max(1, Math.trunc(opts.pageSize ?? BATCH));
   const active = runtime.active;
-  const letters = await runtime.queue.listDeadLetters(filter);
-  const result: DeadLetterReplayResult = { replayed: 0, deliveries: 0, dropped: {}, kept: [] };
-  // Group by (project, destination): one transformer and one enqueue per batch.
-  const groups = new Map<string, DeadLetter[]>();
-  for (const letter of letters) {
-    const transformer = active.transformers.find((t) => t.name === letter.destination);
-    if (!transformer) {
-      result.kept.push(letter.destination);
-      continue;
-    }
-    const key = `${letter.project}\u0000${letter.destination}`;
-    const group = groups.get(key);
-    if (group) group.push(letter);
-    else groups.set(key, [letter]);
-  }
-  for (const [key, group] of groups) {
-    const [project, destination] = key.split('\u0000') as [string, string];
-    const transformer = active.transformers.find((t) => t.name === destination)!;
-    for (let i = 0; i < group.length; i += BATCH) {
-      const slice = group.slice(i, i + BATCH);
-      const events = slice.map((l) => JSON.parse(l.event) as AmplitudeEvent);
-      const target = { ...runtime.target(active), transformers: [transformer] };
-      const summary = await runtime.ingest(active, project, events, { endpoint: 'dlq', dedup: false, target });
-      await runtime.queue.deleteDeadLetters({ ids: slice.map((l) => l.id) });
-      result.replayed += slice.length;
-      result.deliveries += summary.deliveries;
-      for (const [reason, n] of Object.entries(summary.dropped) as Array<[DropReason, number]>) {
-        result.dropped[reason] = (result.dropped[reason] ?? 0) + n;
+  const result: DeadLetterReplayResult = { replayed: 0, deliveries: 0, dropped: {}, kept: {}, keptAtLeast: false };
+  const wanted = (destination: string): boolean => filter.destination === undefined || filter.destination === destination;
+  for (const transformer of active.transformers) {
+    if (!wanted(transformer.name)) continue;
+    const target = { ...runtime.target(active), transformers: [transformer] };
+    for (;;) {
+      const page = await runtime.queue.listDeadLetters({ ...filter, destination: transformer.name, limit: pageSize });
+      if (page.length === 0) break;
+      // One ingest per project (a page may mix projects), then delete the page: a crash between
+      // the two can only duplicate, never lose.
+      const byProject = new Map<string, DeadLetter[]>();
+      for (const letter of page) {
+        const group = byProject.get(letter.project);
+        if (group) group.push(letter);
+        else byProject.set(letter.project, [letter]);
       }
+      for (const [project, group] of byProject) {
+        const events = group.map((l) => JSON.parse(l.event) as AmplitudeEvent);
+        const summary = await runtime.ingest(active, project, events, { endpoint: 'dlq', dedup: false, target });
+        result.deliveries += summary.deliveries;
+        for (const [reason, n] of Object.entries(summary.dropped) as Array<[DropReason, number]>) {
+          result.dropped[reason] = (result.dropped[reason] ?? 0) + n;
+        }
+      }
+      const deleted = await runtime.queue.deleteDeadLetters({ ids: page.map((l) => l.id) });
+      result.replayed += page.length;
+      // Nothing deleted means the next list would return the same page: stop instead of looping.
+      if (deleted === 0) break;
+      if (page.length < pageSize) break;
     }
+  }
+  // Count what stays: destinations holding dead letters that are not in the config.
+  const activeNames = new Set(active.transformers.map((t) => t.name));
+  const stats = await runtime.queue.stats(Date.now());
+  for (const [destination, s] of Object.entries(stats)) {
+    if (activeNames.has(destination) || !wanted(destination) || s.deadLetters === 0) continue;
+    let count: number;
+    if (filter.ids !== undefined || filter.reason !== undefined) {
+      // ids: bounded by the arguments; reason: at most one page, a lower bound when full.
+      const limit = filter.ids !== undefined ? filter.ids.length : pageSize;
+      count = (await runtime.queue.listDeadLetters({ ...filter, destination, limit })).length;
+      if (filter.ids === undefined && count === pageSize) result.keptAtLeast = true;
+    } else {
+      count = s.deadLetters;
+    }
+    if (count > 0) result.kept[destination] = count;
   }
   return result;
 }
