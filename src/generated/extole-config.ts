@@ -113,6 +113,10 @@ export interface Queue {
    */
   schema?: string;
   /**
+   * PostgreSQL connections per server for ingestion and reads (driver postgres). Claims and settles use a second pool of half this many (at least 2), and enqueue notices one more connection.
+   */
+  pool_size?: number;
+  /**
    * How long a worker holds a claimed event before another may take it (a crashed worker's events come back after this).
    */
   lease?: string;

@@ -27,7 +27,10 @@ export interface PostgresQueueOptions {
   url: string;
   /** Schema that holds the queue tables; created when missing. Default `extole_stream`. */
   schema?: string;
-  /** Connections in the pool. Default 10. (`onEnqueued` listeners use one more, outside it.) */
+  /**
+   * Connections in the main pool (ingestion, reads). Default 10 (`queue.pool_size`). The settle
+   * pool gets half as many, at least 2; `onEnqueued` listeners use one more, outside both.
+   */
   poolSize?: number;
   /**
    * At most one enqueue notice per destination per this many ms from this process (NOTIFY takes
@@ -121,10 +124,17 @@ interface PendingComplete {
   reject: (err: unknown) => void;
 }
 
+/** Default size of the main connection pool (`queue.pool_size`). */
+export const DEFAULT_POOL_SIZE = 10;
+
 /** Queue on PostgreSQL tables in one schema; several processes may share it. */
 export class PostgresQueue implements Queue {
   readonly driver = 'postgres' as const;
   readonly schema: string;
+  /** Connections in the main pool (`poolSize`, default 10). */
+  readonly poolSize: number;
+  /** Connections in the settle pool: half of `poolSize`, at least 2. */
+  readonly settlePoolSize: number;
   /** Ingestion, reads, dead-letter tools: commits wait for the WAL flush (the server's default). */
   private readonly pool: pg.Pool;
   /**
@@ -156,6 +166,12 @@ export class PostgresQueue implements Queue {
       throw new ConfigError(`queue.schema must be a lower-case SQL identifier (a-z, 0-9, _; at most 63 characters), got ${JSON.stringify(schema)}`);
     }
     this.schema = schema;
+    const poolSize = options.poolSize ?? DEFAULT_POOL_SIZE;
+    if (!Number.isInteger(poolSize) || poolSize < 1) {
+      throw new ConfigError(`queue.pool_size must be a positive integer, got ${JSON.stringify(poolSize)}`);
+    }
+    this.poolSize = poolSize;
+    this.settlePoolSize = Math.max(2, Math.ceil(poolSize / 2));
     const s = `"${schema}"`;
     this.t = {
       schema: s,
@@ -171,7 +187,7 @@ export class PostgresQueue implements Queue {
     this.notifyIntervalMs = Math.max(0, options.notifyIntervalMs ?? 100);
     this.pool = new pg.Pool({
       connectionString: options.url,
-      max: options.poolSize ?? 10,
+      max: this.poolSize,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
       application_name: 'extole-stream',
     });
@@ -184,7 +200,7 @@ export class PostgresQueue implements Queue {
     // completed batch.
     this.settlePool = new pg.Pool({
       connectionString: options.url,
-      max: Math.max(2, Math.ceil((options.poolSize ?? 10) / 2)),
+      max: this.settlePoolSize,
       connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
       application_name: 'extole-stream',
       options: '-c synchronous_commit=off',

@@ -49,7 +49,7 @@ describe('loadConfig: a valid config', () => {
       host: '127.0.0.1', port: 8080, log_level: 'info', dedup_window: '7d',
       limits: { httpapi_bytes: '1MB', batch_bytes: '20MB', events_per_request: 2000 },
     });
-    expect(root.queue).toEqual({ driver: 'sqlite', path: '.extole-stream/queue.db', schema: 'extole_stream', lease: '30s' });
+    expect(root.queue).toEqual({ driver: 'sqlite', path: '.extole-stream/queue.db', schema: 'extole_stream', pool_size: 10, lease: '30s' });
   });
 
   it('applies schema defaults to destinations, sorted by file, named by name: or file name', async () => {
