@@ -18,6 +18,8 @@ export class Metrics {
   readonly tokenAlarm: Gauge<'destination'>;
   /** Current adaptive concurrency limit per destination. */
   readonly concurrencyLimit: Gauge<'destination'>;
+  /** Live-view lines not sent to a viewer that lagged (`GET /events/live`), all viewers together. */
+  readonly liveDroppedLines: Counter;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -33,6 +35,7 @@ export class Metrics {
     this.configInfo = new Gauge({ name: `${p}config_info`, help: 'Loaded config revision (value 1).', labelNames: ['revision'], registers: [registry] });
     this.tokenAlarm = new Gauge({ name: `${p}token_alarm`, help: '1 while Extole rejects the destination token (401/403) and delivery is paused.', labelNames: ['destination'], registers: [registry] });
     this.concurrencyLimit = new Gauge({ name: `${p}concurrency_limit`, help: 'Current adaptive concurrency limit of a destination.', labelNames: ['destination'], registers: [registry] });
+    this.liveDroppedLines = new Counter({ name: `${p}live_dropped_lines_total`, help: 'Live-view lines (GET /events/live) not sent to a viewer that could not keep up, all viewers together.', registers: [registry] });
     if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: p });
   }
 }

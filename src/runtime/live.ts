@@ -76,6 +76,11 @@ export interface LiveHubOptions {
   maxPendingRecords?: number;
   /** Comment line interval that keeps proxies from closing an idle stream. Default 15 s. */
   heartbeatMs?: number;
+  /**
+   * Called with the number of lines just dropped for lagging viewers (the runtime counts them in
+   * `extole_stream_live_dropped_lines_total`; `stats()` keeps its own total for /status).
+   */
+  onDropped?: (lines: number) => void;
 }
 
 /** Counters for /status. */
@@ -200,12 +205,14 @@ export class LiveHub implements LiveTap {
   private readonly maxBufferedBytes: number;
   private readonly maxPendingRecords: number;
   private readonly heartbeatMs: number;
+  private readonly onDropped: (lines: number) => void;
 
   constructor(options: LiveHubOptions) {
     this.redact = options.redact;
     this.maxBufferedBytes = options.maxBufferedBytes ?? 256 * 1024;
     this.maxPendingRecords = options.maxPendingRecords ?? 10_000;
     this.heartbeatMs = options.heartbeatMs ?? 15_000;
+    this.onDropped = options.onDropped ?? (() => {});
   }
 
   get listening(): boolean {
@@ -229,9 +236,7 @@ export class LiveHub implements LiveTap {
       // nginx would otherwise buffer the stream.
       'x-accel-buffering': 'no',
     });
-    const viewer = new Viewer(response, filter, this.maxBufferedBytes, (n) => {
-      this.droppedTotal += n;
-    });
+    const viewer = new Viewer(response, filter, this.maxBufferedBytes, (n) => this.countDropped(n));
     this.viewers.add(viewer);
     response.on('close', () => {
       viewer.closed = true;
@@ -253,7 +258,7 @@ export class LiveHub implements LiveTap {
     if (room < records.length) {
       // Flushing cannot keep up with ingestion: drop the overflow for every viewer.
       const lost = records.length - Math.max(0, room);
-      this.droppedTotal += lost * this.viewers.size;
+      this.countDropped(lost * this.viewers.size);
       records = records.slice(0, Math.max(0, room));
     }
     for (const r of records) this.pending.push(r);
@@ -261,6 +266,13 @@ export class LiveHub implements LiveTap {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
+  }
+
+  /** Lines lost for lagging viewers: the /status total and the `onDropped` hook (metrics). */
+  private countDropped(lines: number): void {
+    if (lines <= 0) return;
+    this.droppedTotal += lines;
+    this.onDropped(lines);
   }
 
   /** Serialize pending records once per detail level and send them to each matching viewer. */

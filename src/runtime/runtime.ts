@@ -217,7 +217,10 @@ export class Runtime {
       throw new QueueUnavailableError(`cannot open the ${queue.driver} queue: ${loaded.redact(errorText(err))}`, { cause: err });
     }
     // Every line of the live view goes through every redactor this runtime will ever have.
-    const live = new LiveHub({ redact: (text) => redactors.reduce((out, r) => r(out), text) });
+    const live = new LiveHub({
+      redact: (text) => redactors.reduce((out, r) => r(out), text),
+      onDropped: (lines) => metrics.liveDroppedLines.inc(lines),
+    });
     let delivery: DeliveryManager | undefined;
     if (options.delivery !== false) {
       delivery = new DeliveryManager({

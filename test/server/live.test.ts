@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
+import { Metrics } from '../../src/metrics.js';
 import { SqliteQueue } from '../../src/queue/sqlite.js';
 import { ingestEvents } from '../../src/runtime/ingest.js';
 import { LiveHub, parseLiveQuery, type LiveRecord, type LiveTap } from '../../src/runtime/live.js';
@@ -239,6 +240,12 @@ describe('GET /events/live on a running server', () => {
     }
     // 20 MB of bodies went past a viewer that read none of it: most of it was dropped, not buffered.
     await waitFor(() => s.runtime.live.stats().dropped > 0, 5000, 'drops');
+    // The same drops reach Prometheus: /metrics counts at least what /status had seen by then.
+    const seen = s.runtime.live.stats().dropped;
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    const line = metrics.split('\n').find((l) => l.startsWith('extole_stream_live_dropped_lines_total '));
+    expect(line, 'extole_stream_live_dropped_lines_total in /metrics').toBeDefined();
+    expect(Number(line!.split(' ')[1])).toBeGreaterThanOrEqual(seen);
     req.destroy();
   });
 });
@@ -300,7 +307,8 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('LiveHub', () => {
   it('drops and counts lines for a viewer that lags, within its bound, and tells it once it catches up', async () => {
-    const hub = new LiveHub({ redact: (t) => t, maxBufferedBytes: 2000 });
+    const metrics = new Metrics();
+    const hub = new LiveHub({ redact: (t) => t, maxBufferedBytes: 2000, onDropped: (n) => metrics.liveDroppedLines.inc(n) });
     const res = new StuckResponse();
     hub.attach(res as unknown as ServerResponse, { full: false });
     for (let i = 0; i < 200; i++) hub.publish([record(i, { message: 'm'.repeat(100) })]);
@@ -310,6 +318,8 @@ describe('LiveHub', () => {
     expect(written.length).toBeLessThan(1500);
     const dropped = hub.stats().dropped;
     expect(dropped).toBeGreaterThan(150);
+    // Every dropped line is counted in extole_stream_live_dropped_lines_total too.
+    expect((await metrics.liveDroppedLines.get()).values.map((v) => v.value)).toEqual([dropped]);
     res.release();
     await tick();
     const all = res.chunks.join('');
