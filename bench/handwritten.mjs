@@ -16,20 +16,20 @@ const USER_AGENT_PREFIX = 'extole-stream/';
 const MAX_BODY_BYTES = 2_000_000;
 
 /** Drops without a message, shared (as the transformer does). */
-const DROP_PROJECT_NOT_ENABLED = Object.freeze({ outcome: 'drop', reason: 'project_not_enabled' });
-const DROP_DESTINATION_DISABLED = Object.freeze({ outcome: 'drop', reason: 'destination_disabled' });
-const DROP_EVENT_NOT_SELECTED = Object.freeze({ outcome: 'drop', reason: 'event_not_selected' });
-const DROP_NO_IDENTITY = Object.freeze({ outcome: 'drop', reason: 'no_identity' });
+export const DROP_PROJECT_NOT_ENABLED = Object.freeze({ outcome: 'drop', reason: 'project_not_enabled' });
+export const DROP_DESTINATION_DISABLED = Object.freeze({ outcome: 'drop', reason: 'destination_disabled' });
+export const DROP_EVENT_NOT_SELECTED = Object.freeze({ outcome: 'drop', reason: 'event_not_selected' });
+export const DROP_NO_IDENTITY = Object.freeze({ outcome: 'drop', reason: 'no_identity' });
 
 /** A string or number identity (numbers as strings); empty and anything else → undefined. */
-function identity(value) {
+export function identity(value) {
   if (typeof value === 'string') return value.length > 0 ? value : undefined;
   if (typeof value === 'number') return String(value);
   return undefined;
 }
 
 /** An identity with exactly one `@` and text on both sides. */
-function email(value) {
+export function email(value) {
   const text = identity(value);
   if (text === undefined) return undefined;
   const at = text.indexOf('@');

@@ -13,6 +13,15 @@
  * as Segment calls it, so it is measured as is.
  */
 import { createRequire } from 'node:module';
+// The identity rules and drop outcomes are the same plain JavaScript as the hand-written version.
+import {
+  DROP_DESTINATION_DISABLED,
+  DROP_EVENT_NOT_SELECTED,
+  DROP_NO_IDENTITY,
+  DROP_PROJECT_NOT_ENABLED,
+  email,
+  identity,
+} from './handwritten.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -22,26 +31,11 @@ export function loadMappingKit() {
 }
 
 const MAX_BODY_BYTES = 2_000_000;
-const DROP_PROJECT_NOT_ENABLED = Object.freeze({ outcome: 'drop', reason: 'project_not_enabled' });
-const DROP_DESTINATION_DISABLED = Object.freeze({ outcome: 'drop', reason: 'destination_disabled' });
-const DROP_EVENT_NOT_SELECTED = Object.freeze({ outcome: 'drop', reason: 'event_not_selected' });
-const DROP_NO_IDENTITY = Object.freeze({ outcome: 'drop', reason: 'no_identity' });
 
 /** `@path` only when the value is neither null nor missing (mapping-kit keeps nulls otherwise). */
 const present = (path) => ({ '@if': { exists: { '@path': path }, then: { '@path': path } } });
 
-function identity(value) {
-  if (typeof value === 'string') return value.length > 0 ? value : undefined;
-  if (typeof value === 'number') return String(value);
-  return undefined;
-}
 
-function email(value) {
-  const text = identity(value);
-  if (text === undefined) return undefined;
-  const at = text.indexOf('@');
-  return at > 0 && at < text.length - 1 && text.indexOf('@', at + 1) === -1 ? text : undefined;
-}
 
 function send(url, path, headers, eventName, event, data) {
   const body = { event_name: eventName, event_time: new Date(event.time ?? Date.now()).toISOString(), data };
