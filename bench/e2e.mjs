@@ -13,6 +13,7 @@ import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, openSync, closeSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
@@ -48,6 +49,7 @@ async function startTestExtole() {
     return answer;
   };
   return {
+    pid: child.pid,
     url: `http://127.0.0.1:${port}`,
     count: async () => (await ask('count')).count,
     reset: () => ask('reset'),
@@ -57,6 +59,12 @@ async function startTestExtole() {
     },
   };
 }
+
+/** This process's CPU time (user + system) so far, in ms. */
+const ownCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 
 /** CPU time (user + system) a process has used, in ms (Linux /proc; NaN elsewhere). */
 function cpuMs(pid) {
@@ -184,9 +192,15 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
       body: directBodies[i],
     });
     await drive(direct, directRequest, Math.min(2000, events), concurrency); // warm-up
+    const directCpu0 = { client: ownCpuMs(), extole: cpuMs(extole.pid) };
     const directStart = performance.now();
     await drive(direct, directRequest, events, concurrency);
     const directSeconds = (performance.now() - directStart) / 1000;
+    // µs of CPU per event, per process: where the machine's cores went.
+    const directCpu = {
+      client: ((ownCpuMs() - directCpu0.client) * 1000) / events,
+      extole: ((cpuMs(extole.pid) - directCpu0.extole) * 1000) / events,
+    };
     await direct.close();
     await extole.reset();
     log(`  direct: ${events} requests in ${directSeconds.toFixed(2)} s`);
@@ -219,18 +233,27 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     }
     // serve's CPU from here on, per event: steadier than events/s on a shared machine.
     const serveCpu0 = cpuMs(serve.pid);
+    const cpu0 = { senders: ownCpuMs(), extole: cpuMs(extole.pid) };
     const ingest = new Pool(serverUrl, { connections: senders });
     const ingestRequest = (i) => ({ method: 'POST', path: '/batch', headers: { 'content-type': 'application/json' }, body: batches[i] });
     const start = performance.now();
     const latencies = await drive(ingest, ingestRequest, batches.length, senders);
     const ingestSeconds = (performance.now() - start) / 1000;
     await ingest.close();
+    // Delivered while ingestion was still running: ingest and delivery share serve's event loop.
+    const deliveredDuringIngest = await extole.count();
 
     let seen = 0;
     const deadline = Date.now() + 180_000;
     while ((seen = await extole.count()) < events && Date.now() < deadline && !exited) await sleep(20);
     const endToEndSeconds = (performance.now() - start) / 1000;
     const serveCpuMs = cpuMs(serve.pid) - serveCpu0;
+    const endToEndCpu = {
+      serve: (serveCpuMs * 1000) / events,
+      extole: ((cpuMs(extole.pid) - cpu0.extole) * 1000) / events,
+      // The senders, plus this process polling the test Extole's count every 20 ms.
+      senders: ((ownCpuMs() - cpu0.senders) * 1000) / events,
+    };
     log(`  serve CPU: ${Math.round(serveCpuMs)} ms for ${events} events (${((serveCpuMs / events) * 1000).toFixed(0)} ms per 1,000)`);
     if (seen < events) throw new Error(`the test Extole saw ${seen} of ${events} events (serve log: ${logFile})`);
 
@@ -253,6 +276,13 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
       /** serve's CPU time (user + system) from the first send until the test Extole saw every event. */
       serveCpuMsPer1000: (serveCpuMs / events) * 1000,
       direct: { seconds: directSeconds, eventsPerSecond: directEventsPerSecond },
+      delivery: {
+        deliveredDuringIngest,
+        /** Delivery rate while ingestion ran, and after it (the backlog draining alone). */
+        duringIngestPerSecond: deliveredDuringIngest / ingestSeconds,
+        drainPerSecond: endToEndSeconds > ingestSeconds ? (events - deliveredDuringIngest) / (endToEndSeconds - ingestSeconds) : NaN,
+      },
+      cpu: cpuBudget({ directCpu, endToEndCpu, directEventsPerSecond }),
       ratio: endToEndEventsPerSecond / directEventsPerSecond,
       extraDeliveries: (await extole.count()) - events,
     };
@@ -268,6 +298,28 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     }
     await extole.stop();
   }
+}
+
+/**
+ * Where the CPU goes, per event (µs), and what that allows on this machine. Every process of the
+ * benchmark shares the same cores, so the end-to-end rate cannot exceed cores ÷ (CPU per event
+ * of serve + test Extole + senders), however well the work is spread over threads: that is
+ * `ceilingPerSecond`. `serveBudgetUs` is the serve CPU per event at which that ceiling would
+ * reach the target ratio (0.5x), with the test Extole and senders costing what they did.
+ */
+function cpuBudget({ directCpu, endToEndCpu, directEventsPerSecond, target = 0.5 }) {
+  const cores = os.cpus().length;
+  const directTotal = directCpu.client + directCpu.extole;
+  const endToEndTotal = endToEndCpu.serve + endToEndCpu.extole + endToEndCpu.senders;
+  const ceilingPerSecond = (cores * 1e6) / endToEndTotal;
+  return {
+    cores,
+    direct: { ...directCpu, total: directTotal },
+    endToEnd: { ...endToEndCpu, total: endToEndTotal },
+    ceilingPerSecond,
+    ceilingRatio: ceilingPerSecond / directEventsPerSecond,
+    serveBudgetUs: (cores * 1e6) / (target * directEventsPerSecond) - endToEndCpu.extole - endToEndCpu.senders,
+  };
 }
 
 async function waitReady(url, hasExited, timeoutMs) {

@@ -156,6 +156,15 @@ if (e && !e.skipped) {
   row('end to end (first send → test Extole saw all)', `${n(e.endToEnd.eventsPerSecond)} events/s`, `${n(e.endToEnd.seconds, 2)} s`);
   row(`direct: undici Pool, ${e.concurrency} connections → test Extole`, `${n(e.direct.eventsPerSecond)} events/s`, `${n(e.direct.seconds, 2)} s`);
   if (e.extraDeliveries !== 0) row('duplicate deliveries seen', `${e.extraDeliveries}`);
+  const d = e.delivery;
+  row('delivery while ingest ran │ after (backlog alone)', `${n(d.duringIngestPerSecond)} events/s`, `${n(d.drainPerSecond)} events/s`);
+  const c = e.cpu;
+  const us = (v) => `${n(v)} µs`;
+  line(`    CPU per event, every process of the run (user + system; ${c.cores} cores shared by all):`);
+  row('    direct: client │ test Extole │ total', `${us(c.direct.client)} │ ${us(c.direct.extole)}`, `total ${us(c.direct.total)}`);
+  row('    end to end: serve │ test Extole │ senders', `${us(c.endToEnd.serve)} │ ${us(c.endToEnd.extole)} │ ${us(c.endToEnd.senders)}`, `total ${us(c.endToEnd.total)}`);
+  row('    CPU-bound ceiling at that cost (cores ÷ total)', `${n(c.ceilingPerSecond)} events/s`, `${x(c.ceilingRatio)} of direct`);
+  row(`    serve CPU per event that would allow ${TARGETS.endToEndVsDirect}x here`, `≤ ${us(c.serveBudgetUs)}`, `now ${us(c.endToEnd.serve)}`);
 }
 
 line();
