@@ -156,7 +156,15 @@ describe('GET /events/live on a running server', () => {
 
     const insertId = `live-${Math.random()}`;
     expect((await post(`${s.url}/2/httpapi`, { api_key: WEB_KEY, events: [orderEvent(insertId)] })).status).toBe(200);
-    await waitFor(() => live.records.some((r) => r.outcome === 'delivered' && r.insert_id === insertId), 10_000, 'the delivered record');
+    // All three lines: delivery may claim the row once it is committed, before the fsync that the
+    // ingest lines (and the 200) wait for, so the delivered line can arrive first.
+    await waitFor(
+      () =>
+        live.records.filter((r) => r.insert_id === insertId && (r.outcome === 'delivered' || (r.stage === 'ingest' && (r.outcome === 'send' || r.outcome === 'drop'))))
+          .length >= 3,
+      10_000,
+      'the ingest and delivered records',
+    );
 
     const mine = live.records.filter((r) => r.insert_id === insertId);
     expect(mine).toContainEqual({
