@@ -34,8 +34,8 @@ const { values: args } = parseArgs({
 const parts = new Set(args.parts.split(',').map((p) => p.trim()));
 
 const SIZES = args.quick
-  ? { evaluations: 60_000, repeats: 1, processEvents: 30_000, processRepeats: 1, memoryEvents: 300_000, e2eEvents: 5_000 }
-  : { evaluations: 200_000, repeats: 3, processEvents: 100_000, processRepeats: 2, memoryEvents: 1_000_000, e2eEvents: 20_000 };
+  ? { evaluations: 60_000, repeats: 1, processEvents: 30_000, processRepeats: 1, memoryEvents: 300_000, e2eEvents: 5_000, e2eRounds: 1 }
+  : { evaluations: 200_000, repeats: 3, processEvents: 100_000, processRepeats: 2, memoryEvents: 1_000_000, e2eEvents: 20_000, e2eRounds: 3 };
 const MEMORY_CHECKPOINT = 100_000;
 const TARGETS = {
   compiledVsHandwritten: 1.2, // compiled at most 1.2x the hand-written time
@@ -72,8 +72,18 @@ try {
     results.memory = await runMemory({ events: SIZES.memoryEvents, checkpoint: MEMORY_CHECKPOINT, log: progress });
   }
   if (parts.has('4')) {
-    progress(`(4) end to end: ${n(SIZES.e2eEvents)} events through serve …`);
-    results.endToEnd = await runEndToEnd({ tmpDir, events: SIZES.e2eEvents, log: progress });
+    // Rounds of (direct, then serve): one round's ratio swings by ±0.05 on a shared 2-core box.
+    // The report shows the round with the median ratio, and the range.
+    const rounds = [];
+    for (let round = 1; round <= SIZES.e2eRounds; round++) {
+      progress(`(4) end to end, round ${round} of ${SIZES.e2eRounds}: ${n(SIZES.e2eEvents)} events through serve …`);
+      const roundDir = path.join(tmpDir, `e2e-${round}`);
+      const r = await runEndToEnd({ tmpDir: roundDir, events: SIZES.e2eEvents, log: progress });
+      rounds.push(r);
+      if (r.skipped) break;
+    }
+    const ran = rounds.filter((r) => !r.skipped).sort((a, b) => a.ratio - b.ratio);
+    results.endToEnd = ran.length > 0 ? { ...ran[Math.floor((ran.length - 1) / 2)], rounds: ran.map((r) => r.ratio) } : rounds[0];
   }
 } finally {
   rmSync(tmpDir, { recursive: true, force: true });
@@ -118,6 +128,8 @@ if (m && !m.skipped) {
 } else if (m) row('memory', `skipped: ${m.skipped}`);
 if (e && !e.skipped) {
   row('end to end (serve) vs test Extole fed directly', `${x(e.ratio)}`, `target ≥ ${TARGETS.endToEndVsDirect}x`, verdict(e.ratio >= TARGETS.endToEndVsDirect));
+  if (e.rounds.length > 1) row(`  median of ${e.rounds.length} rounds (direct, then serve), range`, `${x(e.rounds[0])} … ${x(e.rounds[e.rounds.length - 1])}`);
+  row('  CPU-bound ceiling on these cores (see CPU per event below)', `${x(e.cpu.ceilingRatio)}`);
 } else if (e) row('end to end', `skipped: ${e.skipped}`);
 
 line();
@@ -150,7 +162,7 @@ if (m && !m.skipped) {
   line(`    curve [events written, RSS MB]: ${m.curve.map(([a, b]) => `[${n(a)}, ${b}]`).join(' ')}`);
 }
 if (e && !e.skipped) {
-  line(`(4) serve + SQLite queue → test Extole; ${n(e.events)} events as /batch of ${e.batchSize}, ${e.senders} concurrent senders; delivery concurrency ${e.concurrency}`);
+  line(`(4) serve + SQLite queue → test Extole; ${n(e.events)} events as /batch of ${e.batchSize}, ${e.senders} concurrent senders; delivery concurrency ${e.concurrency}${e.rounds.length > 1 ? '; the median round' : ''}`);
   row('ingest latency per batch (200 = durably queued)', `p50 ${n(e.ingest.p50ms, 1)} ms`, `p99 ${n(e.ingest.p99ms, 1)} ms`, `max ${n(e.ingest.maxms, 1)} ms`);
   row('ingest throughput', `${n(e.ingest.eventsPerSecond)} events/s`, `${n(e.ingest.seconds, 2)} s`);
   row('end to end (first send → test Extole saw all)', `${n(e.endToEnd.eventsPerSecond)} events/s`, `${n(e.endToEnd.seconds, 2)} s`);
