@@ -656,7 +656,7 @@ export class PostgresQueue implements Queue {
   }
 }
 
-/** WHERE clause for a dead-letter filter; undefined when it can match nothing (empty `ids`). */
+/** WHERE clause for a dead-letter filter; undefined when it can match nothing (empty `ids`, a bad `afterId`). */
 function deadLetterWhere(filter: DeadLetterFilter): { sql: string; params: unknown[] } | undefined {
   const clauses: string[] = ['TRUE'];
   const params: unknown[] = [];
@@ -673,6 +673,11 @@ function deadLetterWhere(filter: DeadLetterFilter): { sql: string; params: unkno
     if (ids.length === 0) return undefined;
     params.push(ids);
     clauses.push(`id = ANY($${params.length}::bigint[])`);
+  }
+  if (filter.afterId !== undefined) {
+    if (!isQueueId(filter.afterId)) return undefined;
+    params.push(filter.afterId);
+    clauses.push(`id > $${params.length}::bigint`);
   }
   return { sql: clauses.join(' AND '), params };
 }

@@ -788,7 +788,7 @@ function prepare(db: Database.Database): Statements {
   };
 }
 
-/** WHERE clause for a dead-letter filter; undefined when it can match nothing (empty `ids`). */
+/** WHERE clause for a dead-letter filter; undefined when it can match nothing (empty `ids`, a bad `afterId`). */
 function deadLetterWhere(filter: DeadLetterFilter): { sql: string; params: unknown[] } | undefined {
   const clauses: string[] = ['1 = 1'];
   const params: unknown[] = [];
@@ -805,6 +805,12 @@ function deadLetterWhere(filter: DeadLetterFilter): { sql: string; params: unkno
     if (ids.length === 0) return undefined;
     clauses.push('id IN (SELECT value FROM json_each(?))');
     params.push(JSON.stringify(ids));
+  }
+  if (filter.afterId !== undefined) {
+    const after = rowId(filter.afterId);
+    if (after === undefined) return undefined;
+    clauses.push('id > ?');
+    params.push(after);
   }
   return { sql: clauses.join(' AND '), params };
 }

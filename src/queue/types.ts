@@ -89,6 +89,11 @@ export interface DeadLetterFilter {
   reason?: DeadLetterReason;
   /** Only ids in this list. */
   ids?: string[];
+  /**
+   * Only ids greater than this one: the cursor for paging through a listing in id order (pass the
+   * last id of the previous page). An id that is not a queue id matches nothing.
+   */
+  afterId?: string;
   limit?: number;
 }
 

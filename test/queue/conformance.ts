@@ -334,6 +334,13 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
       expect(idsOf(await q.listDeadLetters({ ids: [] }))).toEqual([]);
       expect(idsOf(await q.listDeadLetters({ limit: 2 }))).toEqual([ids[0], ids[1]]);
       expect(idsOf(await q.listDeadLetters({ destination: 'd1', limit: 2 }))).toEqual([ids[0], ids[1]]);
+      // afterId: the paging cursor, combined with the other filters.
+      expect(idsOf(await q.listDeadLetters({ afterId: ids[1] }))).toEqual([ids[2], ids[3], ids[4]]);
+      expect(idsOf(await q.listDeadLetters({ destination: 'd1', afterId: ids[0], limit: 1 }))).toEqual([ids[1]]);
+      expect(idsOf(await q.listDeadLetters({ reason: 'rejected', afterId: ids[2] }))).toEqual([ids[3]]);
+      expect(idsOf(await q.listDeadLetters({ afterId: ids[4] }))).toEqual([]);
+      expect(idsOf(await q.listDeadLetters({ afterId: 'junk' }))).toEqual([]);
+      expect(await q.deleteDeadLetters({ afterId: ids[4] })).toBe(0);
       expect(await q.getDeadLetter('999999999')).toBeNull();
       expect(await q.getDeadLetter('nope')).toBeNull();
       expect((await q.getDeadLetter(ids[2]!))!.insertId).toBe('k2');

@@ -130,6 +130,17 @@ describe('replay and dlq', () => {
     expect((await cli(dir, 'dlq', 'show', 'no-such-id')).code).toBe(1);
     expect((await cli(dir, 'dlq', 'list', '--reason', 'bogus')).code).toBe(2);
 
+    // Paging: --limit with --after the last id shown.
+    const page1 = await cli(dir, 'dlq', 'list', '--format', 'json', '--limit', '1');
+    const page1Ids = page1.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(page1Ids).toEqual([ids[0]]);
+    const page2 = await cli(dir, 'dlq', 'list', '--format', 'json', '--limit', '1', '--after', page1Ids[0]!);
+    expect(page2.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { id: string }).id)).toEqual([ids[1]]);
+    const page3 = await cli(dir, 'dlq', 'list', '--format', 'json', '--limit', '1', '--after', ids[1]!);
+    expect(page3.code).toBe(0);
+    expect(page3.stdout).toBe('');
+    expect((await cli(dir, 'dlq', 'list', '--after', 'x1')).code).toBe(2);
+
     // Extole now takes them: replay through the current config, then deliver.
     fake.respond = () => 200;
     const replayed = await cli(dir, 'dlq', 'replay', '--destination', 'referrals');
@@ -237,6 +248,32 @@ describe('dlq replay pages through the dead letters', () => {
       const only = await cli(dir, 'dlq', 'replay', '--destination', 'gone');
       expect(only.stdout).toContain('dlq replay: 0 dead letters replayed');
       expect(only.stderr).toContain('kept 5 dead letters');
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it('counts kept dead letters exactly under --reason, a page at a time, beyond one page', { timeout: 60_000 }, async () => {
+    const dir = makeConfigDir();
+    try {
+      await seedDeadLetters(path.join(dir, 'queue.db'), Array(1203).fill('gone') as string[]);
+      const spy = vi.spyOn(SqliteQueue.prototype, 'listDeadLetters');
+      let replayed: Awaited<ReturnType<typeof cli>>;
+      try {
+        replayed = await cli(dir, 'dlq', 'replay', '--reason', 'rejected');
+        const gone = spy.mock.calls.map(([filter]) => filter).filter((f) => f?.destination === 'gone');
+        // Pages of 500 (500, 500, 203), each after the last id of the one before.
+        expect(gone.map((f) => f?.limit)).toEqual([500, 500, 500]);
+        expect(gone[0]?.afterId).toBeUndefined();
+        expect(gone[1]?.afterId).toMatch(/^[1-9][0-9]*$/);
+        expect(Number(gone[2]?.afterId)).toBeGreaterThan(Number(gone[1]?.afterId));
+      } finally {
+        spy.mockRestore();
+      }
+      expect(replayed.code).toBe(0);
+      expect(replayed.stderr).toBe('dlq replay: kept 1203 dead letters of destinations not in the config: gone\n');
+      const expired = await cli(dir, 'dlq', 'replay', '--reason', 'expired');
+      expect(expired.stderr).toBe('');
     } finally {
       removeDir(dir);
     }

@@ -59,14 +59,21 @@ export function register(program: Command, ctx: CliContext): void {
 
   withFilters(dlq.command('list').description('list dead letters as a table'))
     .option('--format <format>', 'text or json', 'text')
-    .option('--limit <n>', 'at most this many (newest first as the queue orders them)')
-    .action(async (opts: FilterOptions & { format: string; limit?: string }, cmd: Command) => {
+    .option('--limit <n>', 'at most this many, oldest first (in id order)')
+    .option('--after <id>', 'only dead letters after this id: page with --limit, passing the last id shown')
+    .action(async (opts: FilterOptions & { format: string; limit?: string; after?: string }, cmd: Command) => {
       ctx.exitCode = await withRuntime(ctx, configFrom(cmd), async (runtime) => {
         if (opts.format !== 'text' && opts.format !== 'json') throw new UsageError('--format must be text or json');
         const filter = filterOf(opts);
         if (opts.limit !== undefined) {
           if (!/^[0-9]+$/.test(opts.limit)) throw new UsageError('--limit must be a whole number');
           filter.limit = Number(opts.limit);
+        }
+        if (opts.after !== undefined) {
+          if (!/^[0-9]+$/.test(opts.after)) throw new UsageError('--after must be a dead letter id (a whole number)');
+          // 0 and leading zeros: "from the start" and the same id, as a user would mean them.
+          const after = opts.after.replace(/^0+/, '');
+          if (after !== '') filter.afterId = after;
         }
         const letters = await runtime.queue.listDeadLetters(filter);
         if (opts.format === 'json') {
@@ -109,7 +116,7 @@ export function register(program: Command, ctx: CliContext): void {
         const kept = Object.values(result.kept).reduce((a, b) => a + b, 0);
         if (kept > 0) {
           ctx.stderr.write(
-            `dlq replay: kept ${result.keptAtLeast ? 'at least ' : ''}${kept} dead letter${kept === 1 ? '' : 's'} of destinations not in the config: ${Object.keys(result.kept).join(', ')}\n`,
+            `dlq replay: kept ${kept} dead letter${kept === 1 ? '' : 's'} of destinations not in the config: ${Object.keys(result.kept).join(', ')}\n`,
           );
         }
         return 0;
@@ -143,23 +150,18 @@ export interface DeadLetterReplayResult {
   deliveries: number;
   dropped: Partial<Record<DropReason, number>>;
   /**
-   * Dead letters kept because their destination is not in the current config, per destination.
-   * Exact, except with `--reason` on a destination holding more than one page of them: then
-   * `keptAtLeast` is true and the figure is a lower bound (counting them all would load them all).
-   */
+  /** Dead letters kept because their destination is not in the current config, per destination (exact). */
   kept: Record<string, number>;
-  keptAtLeast: boolean;
 }
 
 /**
  * Re-run dead letters through the current config of their own destination and enqueue them
  * (no de-duplication), deleting each page of dead letters right after its commit.
  *
- * Memory stays at one page (`pageSize`, default 500) whatever the size of the DLQ: the filter has
- * no "after id" cursor, so each page is the first `pageSize` matches of ONE destination that is
- * in the config; since the page is deleted once enqueued, the next first page is the next one.
- * Letters of destinations not in the config are never listed as pages, so they cannot make the
- * loop take the same page forever; they are only counted.
+ * Memory stays at one page (`pageSize`, default 500) whatever the size of the DLQ: each page is
+ * the first `pageSize` matches of ONE destination that is in the config; since the page is
+ * deleted once enqueued, the next first page is the next one. Letters of destinations not in the
+ * config are never replayed; they are counted, exactly, a page at a time.
  */
 export async function replayDeadLetters(
   runtime: Runtime,
@@ -168,7 +170,7 @@ export async function replayDeadLetters(
 ): Promise<DeadLetterReplayResult> {
   const pageSize = Math.max(1, Math.trunc(opts.pageSize ?? BATCH));
   const active = runtime.active;
-  const result: DeadLetterReplayResult = { replayed: 0, deliveries: 0, dropped: {}, kept: {}, keptAtLeast: false };
+  const result: DeadLetterReplayResult = { replayed: 0, deliveries: 0, dropped: {}, kept: {} };
   const wanted = (destination: string): boolean => filter.destination === undefined || filter.destination === destination;
   for (const transformer of active.transformers) {
     if (!wanted(transformer.name)) continue;
@@ -204,12 +206,19 @@ export async function replayDeadLetters(
   const stats = await runtime.queue.stats(Date.now());
   for (const [destination, s] of Object.entries(stats)) {
     if (activeNames.has(destination) || !wanted(destination) || s.deadLetters === 0) continue;
-    let count: number;
+    let count = 0;
     if (filter.ids !== undefined || filter.reason !== undefined) {
-      // ids: bounded by the arguments; reason: at most one page, a lower bound when full.
-      const limit = filter.ids !== undefined ? filter.ids.length : pageSize;
-      count = (await runtime.queue.listDeadLetters({ ...filter, destination, limit })).length;
-      if (filter.ids === undefined && count === pageSize) result.keptAtLeast = true;
+      // The stats count every reason: page through the matches instead (one page in memory).
+      let afterId: string | undefined;
+      for (;;) {
+        const page = await runtime.queue.listDeadLetters({ ...filter, destination, limit: pageSize, ...(afterId ? { afterId } : {}) });
+        count += page.length;
+        if (page.length < pageSize) break;
+        const last = page[page.length - 1]!.id;
+        // A cursor that does not move would count the same page forever.
+        if (afterId !== undefined && BigInt(last) <= BigInt(afterId)) break;
+        afterId = last;
+      }
     } else {
       count = s.deadLetters;
     }
