@@ -149,7 +149,6 @@ export interface DeadLetterReplayResult {
   replayed: number;
   deliveries: number;
   dropped: Partial<Record<DropReason, number>>;
-  /**
   /** Dead letters kept because their destination is not in the current config, per destination (exact). */
   kept: Record<string, number>;
 }
