@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import type { Outcome, Transformer } from '../compile/types.js';
 import { ingestEvent } from '../events/ingest.js';
+import { isExportShape } from '../events/fields.js';
 import { readJsonEventBatches } from './event-input.js';
 
 export interface DryRunOptions {
@@ -151,6 +152,8 @@ class LineWriter {
 export async function dryRun(input: Readable | AsyncIterable<Buffer | string>, opts: DryRunOptions): Promise<DryRunSummary> {
   const redact = opts.redact ?? ((t: string) => t);
   const ingestOptions = { now: opts.now ?? Date.now };
+  // Export-shape events get the id rule of /webhook and replay (any length), HTTP V2 ones Amplitude's.
+  const exportOptions = { ...ingestOptions, minIdLength: 1 };
   const out = new LineWriter(opts.out, redact);
   const summary: DryRunSummary = { events: 0, lines: 0, errors: 0, sent: 0, dropped: 0 };
   const transformers = opts.transformers;
@@ -167,7 +170,7 @@ export async function dryRun(input: Readable | AsyncIterable<Buffer | string>, o
           reportError(item.line, item.error);
           continue;
         }
-        const ingested = ingestEvent(item.value, ingestOptions);
+        const ingested = ingestEvent(item.value, isPlainRecord(item.value) && isExportShape(item.value) ? exportOptions : ingestOptions);
         if (ingested.problems !== undefined) {
           const problems = ingested.problems;
           const parts = [];
@@ -194,4 +197,8 @@ export async function dryRun(input: Readable | AsyncIterable<Buffer | string>, o
     out.release();
   }
   return summary;
+}
+
+function isPlainRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

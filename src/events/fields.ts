@@ -43,6 +43,16 @@ export const EXPORT_RENAMES: ReadonlyMap<string, string> = new Map([
 /** Export shape's time field (`"YYYY-MM-DD HH:mm:ss.ffffff"`, UTC). */
 export const EXPORT_EVENT_TIME = 'event_time';
 
+/**
+ * True for an event in Amplitude's Export / Webhook shape (it has `event_time` or `$insert_id`,
+ * which HTTP V2 events do not). Such events carry Amplitude's own ids, which may be shorter than
+ * HTTP V2's minimum id length, so callers that cannot know the endpoint (`transform`) check them
+ * as `/webhook` and `replay` do.
+ */
+export function isExportShape(raw: Record<string, unknown>): boolean {
+  return Object.hasOwn(raw, EXPORT_EVENT_TIME) || Object.hasOwn(raw, '$insert_id');
+}
+
 for (const target of EXPORT_RENAMES.values()) {
   if (!EVENT_FIELD_TYPES.has(target)) throw new Error(`amplitude-event schema lacks field ${target}`);
 }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { LoadedConfig } from '../config/model.js';
 import { DEFAULT_EXTOLE_BASE_URL } from './runtime.js';
 import { VERSION } from '../version.js';
+import { isExportShape } from '../events/fields.js';
 
 /** A ready-to-send sample: which project, which api_key text to print, which event. */
 export interface SampleEvent {
@@ -51,7 +52,7 @@ export function pickSampleEvent(loaded: LoadedConfig, opts: { revealKey: boolean
     for (const test of d.definition.tests ?? []) {
       if (!isRecord(test.expect) || !('request' in test.expect)) continue;
       const event = test.event as unknown;
-      if (!isRecord(event) || typeof event.event_type !== 'string' || 'event_time' in event || '$insert_id' in event) continue;
+      if (!isRecord(event) || typeof event.event_type !== 'string' || isExportShape(event)) continue;
       const project = test.project ?? d.definition.projects[0];
       const key = keyText(project);
       if (!key) continue;

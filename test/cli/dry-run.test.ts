@@ -101,6 +101,28 @@ describe('dryRun', () => {
     expect(summary.events).toBeLessThan(20_000);
   });
 
+  it('checks ids as the endpoint of the event\'s shape would: HTTP V2 at least 5 characters, Export any length', async () => {
+    const transformers = await exampleTransformers();
+    const out = new Collector();
+    const err = new Collector();
+    const lines = [
+      { event_type: 'Sign Up', user_id: 'ann@' }, // HTTP V2: /2/httpapi refuses ids under 5 characters
+      { event_type: 'Sign Up', user_id: 'a@bc', event_time: '2024-11-27 09:33:20.000000' }, // Export, as /webhook and replay take it
+      { event_type: 'Sign Up', user_id: 'b@cd', $insert_id: 'exp-1' }, // Export too
+    ];
+    const summary = await dryRun(Readable.from([lines.map((l) => JSON.stringify(l)).join('\n')]), {
+      transformers: [transformers[1]!],
+      project: 'web-prod',
+      source: 'events.jsonl',
+      out,
+      err,
+      now: () => 0,
+    });
+    expect(err.text).toBe('events.jsonl:1: not a valid Amplitude event: invalid user_id\n');
+    expect(summary).toMatchObject({ events: 2, errors: 1, lines: 2 });
+    expect(out.text.trim().split('\n').map((l) => (JSON.parse(l) as { insert_id: string | null }).insert_id)).toEqual([null, 'exp-1']);
+  });
+
   it('reports unusable items as SOURCE:LINE and redacts what it writes', async () => {
     const transformers = await exampleTransformers();
     const out = new Collector();
