@@ -139,7 +139,8 @@ class CompiledTransformer implements Transformer {
     this.projects = new Set(def.projects);
     this.enabled = def.enabled ?? true;
     this.rows = def.events.map((row, i) => ({
-      all: row.type === '*',
+      // "*" selects every event, alone or in a list (`type: ["*"]` means what it reads as).
+      all: row.type === '*' || (Array.isArray(row.type) && row.type.includes('*')),
       types: new Set(typeof row.type === 'string' ? [row.type] : row.type),
       where: row.where === undefined ? undefined : compile(row.where, `events[${i}].where`),
       label: `events[${i}].where`,

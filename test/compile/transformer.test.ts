@@ -163,6 +163,13 @@ describe('step 2: selection', () => {
     await send(destination({ events: [{ type: '*' }] }), { ...EVENT, event_type: 'Anything At All' });
   });
 
+  it('matches every event with "*" inside a list too, its where still applying', async () => {
+    await send(destination({ events: [{ type: ['*'] }] }), { ...EVENT, event_type: 'Anything At All' });
+    const t = destination({ events: [{ type: ['Sign Up', '*'], where: 'event_properties.revenue > 10' }] });
+    await send(t, { ...EVENT, event_type: 'Anything At All', event_properties: { revenue: 11 } });
+    expect((await dropped(t, { ...EVENT, event_type: 'Anything At All', event_properties: { revenue: 5 } })).reason).toBe('event_not_selected');
+  });
+
   it('sends when ANY row matches', async () => {
     const t = destination({
       events: [{ type: 'Order Completed', where: 'event_properties.revenue > 100' }, { type: ['Order Completed'] }],
