@@ -286,17 +286,18 @@ export class PostgresQueue implements Queue {
     // Repeats inside the request are settled here (first one wins); the database settles repeats
     // of earlier requests. A single INSERT … ON CONFLICT cannot touch one key twice anyway.
     const firstSeen = new Set<string>();
-    const candidates: IngestEvent[] = [];
-    let duplicates = 0;
-    for (const event of events) {
+    const candidates: { event: IngestEvent; index: number }[] = [];
+    const repeatsInRequest: number[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
       if (event.insertId !== null && window > 0) {
         if (firstSeen.has(event.insertId)) {
-          duplicates++;
+          repeatsInRequest.push(i);
           continue;
         }
         firstSeen.add(event.insertId);
       }
-      candidates.push(event);
+      candidates.push({ event, index: i });
     }
     // Sorted keys: concurrent requests lock dedup rows in the same order (no deadlocks).
     const keys = [...firstSeen].sort();
@@ -324,10 +325,11 @@ export class PostgresQueue implements Queue {
           );
           fresh = new Set(res.rows.map((r) => r.insert_id));
         }
-        const result: EnqueueResult = { accepted: 0, duplicates, deliveries: 0 };
-        for (const event of candidates) {
+        const result: EnqueueResult = { accepted: 0, duplicates: 0, deliveries: 0 };
+        const duplicateIndexes = [...repeatsInRequest];
+        for (const { event, index } of candidates) {
           if (event.insertId !== null && window > 0 && !fresh!.has(event.insertId)) {
-            result.duplicates++;
+            duplicateIndexes.push(index);
             continue;
           }
           result.accepted++;
@@ -350,6 +352,10 @@ export class PostgresQueue implements Queue {
             [project, now, cols.destination, cols.insertId, cols.path, cols.body, cols.event],
           );
           result.deliveries = res.rowCount ?? cols.destination.length;
+        }
+        if (duplicateIndexes.length > 0) {
+          result.duplicates = duplicateIndexes.length;
+          result.duplicateIndexes = duplicateIndexes.sort((x, y) => x - y);
         }
         return result;
       });

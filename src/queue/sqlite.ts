@@ -560,11 +560,13 @@ export class SqliteQueue implements Queue {
   /** The rows of one ingest request (a savepoint inside the batch transaction). */
   private enqueueRows(st: Statements, project: string, events: IngestEvent[], now: number, window: number): EnqueueResult {
     const result: EnqueueResult = { accepted: 0, duplicates: 0, deliveries: 0 };
-    for (const event of events) {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
       // One statement: insert the insert_id, or restart its window when the last one has passed;
       // no change means it was seen within the window.
       if (event.insertId !== null && window > 0 && st.dedupClaim.run(project, event.insertId, now, now - window).changes === 0) {
         result.duplicates++;
+        (result.duplicateIndexes ??= []).push(i);
         continue;
       }
       result.accepted++;

@@ -37,6 +37,11 @@ export interface EnqueueResult {
   accepted: number;
   /** Events skipped as repeats of an insert_id already seen within the window. */
   duplicates: number;
+  /**
+   * Which events those were: indexes into the `events` given, ascending. Present exactly when
+   * `duplicates` > 0 (so that ingestion counts drops, and the live view marks repeats, exactly).
+   */
+  duplicateIndexes?: number[];
   /** Delivery rows written. */
   deliveries: number;
 }

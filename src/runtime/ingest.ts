@@ -170,6 +170,11 @@ export async function ingestEvents(
   const dropCounts = new Map<string, number>();
   const touched = new Set<string>();
   const rows: IngestEvent[] = new Array(events.length);
+  const dedup = opts.dedup ?? true;
+  const dedupOn = dedup && target.dedupWindowMs > 0;
+  // Drops per event, kept for events the queue may skip as repeats (those with an insert_id), so
+  // that a repeat's drops can be taken back out: it is counted as ingested, nothing else.
+  const dropsOf: (string[] | undefined)[] | undefined = dedupOn ? new Array(events.length) : undefined;
   // The live view costs one boolean when nobody listens; decisions are kept only when someone does.
   const live = target.live !== undefined && target.live.listening ? target.live : undefined;
   const decisions: LiveRecord[][] | undefined = live ? new Array(events.length) : undefined;
@@ -194,27 +199,39 @@ export async function ingestEvents(
         dropped[outcome.reason] = (dropped[outcome.reason] ?? 0) + 1;
         const key = `${transformer.name}\u0000${outcome.reason}`;
         dropCounts.set(key, (dropCounts.get(key) ?? 0) + 1);
+        if (dropsOf && typeof event.insert_id === 'string' && event.insert_id !== '') (dropsOf[i] ??= []).push(key);
       }
     }
     const insertId = typeof event.insert_id === 'string' && event.insert_id !== '' ? event.insert_id : null;
     rows[i] = { insertId, event: JSON.stringify(event), deliveries };
   }
-  const dedup = opts.dedup ?? true;
   const result = await target.queue.enqueue(project, rows, {
     now: opts.now,
     dedupWindowMs: dedup ? target.dedupWindowMs : 0,
   });
+  // A repeat is not dropped again: take its drops back out of the counts.
+  if (dropsOf && result.duplicateIndexes) {
+    for (const i of result.duplicateIndexes) {
+      for (const key of dropsOf[i] ?? []) {
+        dropCounts.set(key, dropCounts.get(key)! - 1);
+        const reason = key.slice(key.indexOf('\u0000') + 1) as DropReason;
+        dropped[reason] = dropped[reason]! - 1;
+        if (dropped[reason] === 0) delete dropped[reason];
+      }
+    }
+  }
   // Counted only after the commit: a 503'd request ingested nothing.
   if (target.metrics) {
     target.metrics.ingestedEvents.inc({ project, endpoint: opts.endpoint }, result.accepted + result.duplicates);
     for (const [key, count] of dropCounts) {
+      if (count === 0) continue;
       const [destination, reason] = key.split('\u0000') as [string, string];
       target.metrics.droppedEvents.inc({ destination, reason }, count);
     }
   }
   if (result.deliveries > 0 && touched.size > 0) target.wake?.([...touched]);
   if (live && decisions) {
-    markDuplicates(rows, decisions, result.duplicates, dedup && target.dedupWindowMs > 0);
+    markDuplicates(decisions, result.duplicateIndexes);
     live.publish(decisions.flat());
   }
   return {
@@ -247,38 +264,16 @@ function liveDecision(event: AmplitudeEvent, project: string, opts: { endpoint: 
   return record;
 }
 
-/**
- * Turn the decisions of events the queue skipped as repeats into `duplicate`. The queue reports
- * how many were repeats, not which: a repeat of an insert_id earlier in the same request surely
- * is one, and when the count says every eligible event was, all are. Otherwise the events that
- * might be are flagged `possible_duplicate` instead of guessed.
- */
-function markDuplicates(rows: readonly IngestEvent[], decisions: LiveRecord[][], duplicates: number, dedupOn: boolean): void {
-  if (duplicates <= 0 || !dedupOn) return;
-  const seen = new Set<string>();
-  const repeats: number[] = [];
-  const firsts: number[] = [];
-  for (let i = 0; i < rows.length; i++) {
-    const id = rows[i]!.insertId;
-    if (id === null) continue;
-    if (seen.has(id)) repeats.push(i);
-    else {
-      seen.add(id);
-      firsts.push(i);
-    }
+/** Turn the decisions of the events the queue skipped as repeats into `duplicate`. */
+function markDuplicates(decisions: LiveRecord[][], duplicateIndexes: readonly number[] | undefined): void {
+  for (const i of duplicateIndexes ?? []) markDuplicate(decisions[i]);
+}
+
+function markDuplicate(records: LiveRecord[] | undefined): void {
+  for (const r of records ?? []) {
+    r.outcome = 'duplicate';
+    delete r.reason;
+    delete r.request;
+    r.message = 'insert_id seen within the de-duplication window: counted as ingested, not enqueued again';
   }
-  const mark = (i: number): void => {
-    for (const r of decisions[i]!) {
-      r.outcome = 'duplicate';
-      delete r.reason;
-      delete r.request;
-      r.message = 'insert_id seen within the de-duplication window: counted as ingested, not enqueued again';
-    }
-  };
-  if (duplicates === repeats.length + firsts.length) {
-    for (const i of [...firsts, ...repeats]) mark(i);
-    return;
-  }
-  for (const i of repeats) mark(i);
-  if (duplicates > repeats.length) for (const i of firsts) for (const r of decisions[i]!) r.possible_duplicate = true;
 }

@@ -41,8 +41,6 @@ export interface LiveRecord {
   status?: number | null;
   /** Attempt number of a delivery result (1 = first). */
   attempt?: number;
-  /** Set when the queue reported duplicates in the request but could not say which events. */
-  possible_duplicate?: true;
   /** `?full=1` only: the Extole request the mapping built (send outcomes; never the token). */
   request?: { method: 'POST'; path: string; body: ExtoleRequestBody };
 }

@@ -360,8 +360,15 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
     describe('de-duplication', () => {
       it('drops repeats inside one request', async () => {
         const r = await q.enqueue('web', [ev('x', ['d1', 'd2']), ev('x', ['d1', 'd2']), ev('y'), ev('x')], opts(T0));
-        expect(r).toEqual({ accepted: 2, duplicates: 2, deliveries: 3 });
+        // Which events were repeats, too: the 2nd and 4th (indexes into the request).
+        expect(r).toEqual({ accepted: 2, duplicates: 2, deliveries: 3, duplicateIndexes: [1, 3] });
         expect((await q.claim('d1', 10, T0, LEASE)).map((i) => i.insertId)).toEqual(['x', 'y']);
+      });
+
+      it('names the repeats in input order, whether seen in an earlier request or earlier in this one', async () => {
+        await q.enqueue('web', [ev('a'), ev('b')], opts(T0));
+        const r = await q.enqueue('web', [ev('c'), ev('c'), ev('b'), ev('d'), ev('a'), ev('d')], opts(T0 + 1));
+        expect(r).toEqual({ accepted: 2, duplicates: 4, deliveries: 2, duplicateIndexes: [1, 2, 4, 5] });
       });
 
       it('drops repeats across requests within the window', async () => {
@@ -370,6 +377,7 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
           accepted: 1,
           duplicates: 1,
           deliveries: 1,
+          duplicateIndexes: [0],
         });
         // A repeat is remembered even after the first delivery is gone.
         const items = await q.claim('d1', 10, T0 + WEEK, LEASE);
@@ -405,7 +413,7 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
       it('counts events with no deliveries as accepted, and remembers their insert_id', async () => {
         const none: IngestEvent = { insertId: 'dropped-everywhere', event: '{}', deliveries: [] };
         expect(await q.enqueue('web', [none, ev('x')], opts(T0))).toEqual({ accepted: 2, duplicates: 0, deliveries: 1 });
-        expect(await q.enqueue('web', [none], opts(T0 + 1))).toEqual({ accepted: 0, duplicates: 1, deliveries: 0 });
+        expect(await q.enqueue('web', [none], opts(T0 + 1))).toEqual({ accepted: 0, duplicates: 1, deliveries: 0, duplicateIndexes: [0] });
         expect(await q.enqueue('web', [{ insertId: null, event: '{}', deliveries: [] }], opts(T0))).toEqual({
           accepted: 1,
           duplicates: 0,

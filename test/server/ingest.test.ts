@@ -4,6 +4,7 @@ import type { Outcome, Transformer } from '../../src/compile/types.js';
 import type { EnqueueOptions, IngestEvent, Queue } from '../../src/queue/types.js';
 import { Metrics } from '../../src/metrics.js';
 import { QueueUnavailableError } from '../../src/errors.js';
+import { SqliteQueue } from '../../src/queue/sqlite.js';
 
 const now = 1_732_700_000_000;
 
@@ -169,6 +170,37 @@ describe('ingestEvents', () => {
     expect(dropped.values).toEqual([expect.objectContaining({ labels: { destination: 'a', reason: 'event_not_selected' }, value: 1 })]);
     const ingested = await metrics.ingestedEvents.get();
     expect(ingested.values[0]).toMatchObject({ labels: { project: 'web', endpoint: 'httpapi' }, value: 2 });
+  });
+
+  it('counts a repeat as ingested only: its drops are not counted again (metrics and summary)', async () => {
+    const queue = new SqliteQueue({ path: ':memory:' });
+    await queue.open();
+    try {
+      const metrics = new Metrics();
+      const target: IngestTarget = {
+        queue,
+        metrics,
+        dedupWindowMs: 60_000,
+        transformers: [
+          transformer('a', (t) => (t === 'buy' ? send(t) : { outcome: 'drop', reason: 'event_not_selected' })),
+          transformer('b', () => ({ outcome: 'drop', reason: 'no_identity' })),
+        ],
+      };
+      const view = { event_type: 'view', user_id: 'user-1', insert_id: 'v1', time: now };
+      const buy = { event_type: 'buy', user_id: 'user-1', insert_id: 'b1', time: now };
+      await ingestEvents(target, 'web', [view, buy], { endpoint: 'batch', now });
+      // The SDK resends the whole batch (its 200 was lost), plus a repeat inside the request and a new event.
+      const again = await ingestEvents(target, 'web', [view, buy, buy, { ...view, insert_id: 'v2' }], { endpoint: 'batch', now: now + 1 });
+      expect(again).toMatchObject({ accepted: 1, duplicates: 3, dropped: { event_not_selected: 1, no_identity: 1 } });
+      const dropped = (await metrics.droppedEvents.get()).values.map((v) => [v.labels.destination, v.labels.reason, v.value]);
+      expect(dropped.sort()).toEqual([
+        ['a', 'event_not_selected', 2],
+        ['b', 'no_identity', 3],
+      ]);
+      expect((await metrics.ingestedEvents.get()).values[0]).toMatchObject({ value: 6 });
+    } finally {
+      await queue.close();
+    }
   });
 
   it('turns a throwing transformer into a mapping_error drop, not a failed request', async () => {

@@ -402,7 +402,7 @@ describe('ingestEvents and the live tap', () => {
     await queue.close();
   });
 
-  it('marks sure duplicates and flags the ones the queue cannot single out', async () => {
+  it('marks exactly the events the queue skipped as repeats', async () => {
     const queue = new SqliteQueue({ path: ':memory:' });
     await queue.open();
     const published: LiveRecord[] = [];
@@ -411,13 +411,13 @@ describe('ingestEvents and the live tap', () => {
     await ingestEvents(target, 'web', [ev('d-1')], { endpoint: 'httpapi', now: 10 });
     expect(published.map((r) => r.outcome)).toEqual(['send']);
     published.length = 0;
-    // A repeat inside the request and a repeat of an earlier request: both duplicates, known for sure.
+    // A repeat of an earlier request and a repeat inside the request: duplicates; the rest as decided.
     await ingestEvents(target, 'web', [ev('d-1'), ev('d-2'), ev('d-2'), ev(undefined)], { endpoint: 'batch', now: 20 });
-    expect(published.map((r) => [r.insert_id, r.outcome, r.possible_duplicate ?? false])).toEqual([
-      ['d-1', 'send', true],
-      ['d-2', 'send', true],
-      ['d-2', 'duplicate', false],
-      [null, 'send', false],
+    expect(published.map((r) => [r.insert_id, r.outcome])).toEqual([
+      ['d-1', 'duplicate'],
+      ['d-2', 'send'],
+      ['d-2', 'duplicate'],
+      [null, 'send'],
     ]);
     published.length = 0;
     await ingestEvents(target, 'web', [ev('d-1'), ev('d-2')], { endpoint: 'batch', now: 30 });
