@@ -117,8 +117,10 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     (fileOrder.get(a.file) ?? fileOrder.size) - (fileOrder.get(b.file) ?? fileOrder.size) ||
     a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
 
-  const values = [...new Set(allSecrets.map((s) => s.value).filter((v): v is string => v !== undefined && v !== ''))]
-    .sort((a, b) => b.length - a.length);
+  const raw = allSecrets.map((s) => s.value).filter((v): v is string => v !== undefined && v !== '');
+  // Also each value as it reads inside a JSON string (log lines, --format json): a secret with a
+  // quote, backslash or control character is escaped there and would not match raw.
+  const values = [...new Set([...raw, ...raw.map((v) => JSON.stringify(v).slice(1, -1))])].sort((a, b) => b.length - a.length);
   return {
     rootFile,
     rootDir,

@@ -130,4 +130,14 @@ describe('secrets', () => {
     expect(config.redact(text)).toBe('Bearer ***; key ***; admin ***; db ***; fine');
     expect(config.redact('nothing secret here')).toBe('nothing secret here');
   });
+
+  it('redact() also hides a secret as it reads inside JSON (quotes, backslashes escaped)', async () => {
+    const token = 'tok"en\\with\tescapes';
+    const config = await loadConfig({ cwd: setup({ token: '${env:T}' }), env: { WEB_KEY: 'web-secret', T: token } });
+    expect(config.diagnostics).toEqual([]);
+    const logLine = JSON.stringify({ msg: 'request failed', authorization: `Bearer ${token}` });
+    expect(logLine).not.toContain(token); // escaped in JSON: the raw value does not match
+    expect(config.redact(logLine)).toBe('{"msg":"request failed","authorization":"Bearer ***"}');
+    expect(config.redact(`raw ${token}`)).toBe('raw ***');
+  });
 });
