@@ -180,6 +180,7 @@ export async function ingestEvents(
   const decisions: LiveRecord[][] | undefined = live ? new Array(events.length) : undefined;
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
+    const insertId = typeof event.insert_id === 'string' && event.insert_id !== '' ? event.insert_id : null;
     const deliveries: DeliveryInput[] = [];
     const eventDecisions: LiveRecord[] | undefined = decisions ? (decisions[i] = []) : undefined;
     for (const transformer of target.transformers) {
@@ -199,10 +200,9 @@ export async function ingestEvents(
         dropped[outcome.reason] = (dropped[outcome.reason] ?? 0) + 1;
         const key = `${transformer.name}\u0000${outcome.reason}`;
         dropCounts.set(key, (dropCounts.get(key) ?? 0) + 1);
-        if (dropsOf && typeof event.insert_id === 'string' && event.insert_id !== '') (dropsOf[i] ??= []).push(key);
+        if (dropsOf && insertId !== null) (dropsOf[i] ??= []).push(key);
       }
     }
-    const insertId = typeof event.insert_id === 'string' && event.insert_id !== '' ? event.insert_id : null;
     rows[i] = { insertId, event: JSON.stringify(event), deliveries };
   }
   const result = await target.queue.enqueue(project, rows, {
