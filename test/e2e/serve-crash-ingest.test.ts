@@ -8,30 +8,10 @@
  * way an SDK would, and the duplicates that can cause are counted, not failed.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { makeConfigDir, removeDir, referralsYaml, TEST_ENV, WEB_KEY } from '../server/helpers.js';
-import { spawnServe, type ServeProcess } from '../server/cli-helpers.js';
+import { drainQueue, recordingExtole, spawnServe, type ServeProcess } from '../server/cli-helpers.js';
 import { SqliteQueue } from '../../src/queue/sqlite.js';
-
-/** A fake Extole that answers 200 and counts each partner_conversion_id (= insert_id) it got. */
-async function countingExtole(): Promise<{ url: string; received: Map<string, number>; server: Server }> {
-  const received = new Map<string, number>();
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data: { partner_conversion_id: string } };
-      const id = body.data.partner_conversion_id;
-      received.set(id, (received.get(id) ?? 0) + 1);
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ event_id: id }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received, server };
-}
 
 interface BatchRequest {
   ids: string[];
@@ -49,8 +29,6 @@ async function postBatch(url: string, request: BatchRequest): Promise<boolean> {
   }
 }
 
-type Stats = { pending: number; leased: number; deadLetters: number };
-
 describe('serve survives kill -9 in the middle of ingestion', () => {
   const cleanups: Array<() => unknown> = [];
   afterAll(async () => {
@@ -58,7 +36,7 @@ describe('serve survives kill -9 in the middle of ingestion', () => {
   });
 
   it('keeps every event of every 200-acknowledged request across a crash during /batch requests', { timeout: 60_000 }, async () => {
-    const extole = await countingExtole();
+    const extole = await recordingExtole();
     cleanups.push(() => new Promise((r) => extole.server.close(r)));
     extole.server.on('connection', (s) => cleanups.push(() => s.destroy()));
     const dir = makeConfigDir({ baseUrl: extole.url, destinations: { referrals: referralsYaml(extole.url) } });
@@ -112,18 +90,7 @@ describe('serve survives kill -9 in the middle of ingestion', () => {
 
     // Restart on the same queue file; rows leased at the kill come back after their lease (2 s).
     serve = await spawnServe(['--port', '0'], { cwd: dir, env });
-    const drain = async (url: string): Promise<Stats> => {
-      let q: Stats = { pending: -1, leased: -1, deadLetters: -1 };
-      const drainBy = Date.now() + 30_000;
-      do {
-        const status = (await (await fetch(`${url}/status`)).json()) as { queue: { destinations: Record<string, Stats> } };
-        q = status.queue.destinations.referrals ?? { pending: 0, leased: 0, deadLetters: 0 };
-        if (q.pending + q.leased === 0) break;
-        await new Promise((r) => setTimeout(r, 50));
-      } while (Date.now() < drainBy);
-      return q;
-    };
-    const afterRestart = await drain(serve.url);
+    const afterRestart = await drainQueue(serve.url, 'referrals');
     expect(afterRestart.pending + afterRestart.leased).toBe(0);
     // Events of failed requests that were committed anyway (the crash cut off the 200): allowed.
     const failedButDelivered = [...failedIds].filter((id) => extole.received.has(id)).length;
@@ -132,7 +99,7 @@ describe('serve survives kill -9 in the middle of ingestion', () => {
     let retriedAcked = 0;
     for (const request of failed) if (await postBatch(serve.url, request)) retriedAcked++;
     expect(retriedAcked).toBe(failed.length);
-    await drain(serve.url);
+    await drainQueue(serve.url, 'referrals');
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
 

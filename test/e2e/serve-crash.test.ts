@@ -5,35 +5,8 @@
  * already answered when the process died, before the queue recorded it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { makeConfigDir, removeDir, referralsYaml, TEST_ENV, WEB_KEY } from '../server/helpers.js';
-import { spawnServe, type ServeProcess } from '../server/cli-helpers.js';
-
-interface Delivery {
-  id: string;
-  at: number;
-}
-
-async function slowExtole(delayMs: number): Promise<{ url: string; deliveries: Delivery[]; server: Server }> {
-  const deliveries: Delivery[] = [];
-  const server = createServer((req, res) => {
-    // Arrival time: a request that arrived before the kill may be answered after it.
-    const arrivedAt = Date.now();
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      setTimeout(() => {
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data: { partner_conversion_id: string } };
-        deliveries.push({ id: body.data.partner_conversion_id, at: arrivedAt });
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ event_id: String(deliveries.length) }));
-      }, delayMs);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, deliveries, server };
-}
+import { drainQueue, recordingExtole, spawnServe, type ServeProcess } from '../server/cli-helpers.js';
 
 describe('serve survives kill -9 without losing an acknowledged event', () => {
   const cleanups: Array<() => unknown> = [];
@@ -42,7 +15,7 @@ describe('serve survives kill -9 without losing an acknowledged event', () => {
   });
 
   it('delivers every 200-acked event after a crash and a restart', { timeout: 120_000 }, async () => {
-    const extole = await slowExtole(3);
+    const extole = await recordingExtole(3);
     cleanups.push(() => new Promise((r) => extole.server.close(r)));
     extole.server.on('connection', (s) => cleanups.push(() => s.destroy()));
     const dir = makeConfigDir({ baseUrl: extole.url, destinations: { referrals: referralsYaml(extole.url) } });
@@ -113,15 +86,7 @@ describe('serve survives kill -9 without losing an acknowledged event', () => {
     // Ledger: accepted = delivered + dead-lettered once the queue is drained. (Read before the
     // drain, a row Extole already has but whose `complete` is still on its way counts twice, and
     // rows committed for a request whose answer the crash cut off are still pending.)
-    type Stats = { pending: number; leased: number; deadLetters: number };
-    let q: Stats = { pending: 0, leased: 0, deadLetters: 0 };
-    const drainBy = Date.now() + 30_000;
-    do {
-      const status = (await (await fetch(`${serve.url}/status`)).json()) as { queue: { destinations: Record<string, Stats> } };
-      q = status.queue.destinations.referrals ?? { pending: 0, leased: 0, deadLetters: 0 };
-      if (q.pending + q.leased === 0) break;
-      await new Promise((r) => setTimeout(r, 50));
-    } while (Date.now() < drainBy);
+    const q = await drainQueue(serve.url, 'referrals');
     const got = delivered();
     const everAccepted = new Set([...acked, ...got]);
     expect(everAccepted.size).toBe(got.size + q.deadLetters + q.pending + q.leased);

@@ -3,6 +3,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { BUILT_CLI as CLI, REPO_ROOT } from '../support/cli.js';
 
 export { REPO_ROOT };
@@ -79,4 +81,57 @@ export function runCli(args: string[], opts: { cwd: string; env: Record<string, 
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** One request the recording Extole answered: its `partner_conversion_id` (= insert_id) and arrival time. */
+export interface RecordedDelivery {
+  id: string;
+  at: number;
+}
+
+/**
+ * A fake Extole for the crash tests: answers 200 after `delayMs` and records every request's
+ * `partner_conversion_id` (= the event's insert_id) with its ARRIVAL time (a request that arrived
+ * before a kill may be answered after it), plus a count per id.
+ */
+export async function recordingExtole(delayMs = 0): Promise<{ url: string; deliveries: RecordedDelivery[]; received: Map<string, number>; server: Server }> {
+  const deliveries: RecordedDelivery[] = [];
+  const received = new Map<string, number>();
+  const server = createServer((req, res) => {
+    const arrivedAt = Date.now();
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const answer = (): void => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data: { partner_conversion_id: string } };
+        const id = body.data.partner_conversion_id;
+        deliveries.push({ id, at: arrivedAt });
+        received.set(id, (received.get(id) ?? 0) + 1);
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ event_id: String(deliveries.length) }));
+      };
+      if (delayMs > 0) setTimeout(answer, delayMs);
+      else answer();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, deliveries, received, server };
+}
+
+export type DestinationQueueCounts = { pending: number; leased: number; deadLetters: number };
+
+/**
+ * Polls a running server's `/status` until `destination` has nothing pending or leased (or 30 s
+ * pass); returns its last queue counts.
+ */
+export async function drainQueue(url: string, destination: string): Promise<DestinationQueueCounts> {
+  let q: DestinationQueueCounts = { pending: -1, leased: -1, deadLetters: -1 };
+  const drainBy = Date.now() + 30_000;
+  do {
+    const status = (await (await fetch(`${url}/status`)).json()) as { queue: { destinations: Record<string, DestinationQueueCounts> } };
+    q = status.queue.destinations[destination] ?? { pending: 0, leased: 0, deadLetters: 0 };
+    if (q.pending + q.leased === 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  } while (Date.now() < drainBy);
+  return q;
 }
