@@ -52,6 +52,13 @@ export interface SqliteQueueOptions {
   checkpointInWorker?: boolean;
 }
 
+/**
+ * How long settle calls (complete, retry) may wait for company before they commit, and how many
+ * may wait. A settle that waits only keeps its row leased a little longer.
+ */
+const SETTLE_FLUSH_MS = 5;
+const SETTLE_BATCH_MAX = 256;
+
 /** How often the checkpoint worker copies the WAL into the database file. */
 const CHECKPOINT_INTERVAL_MS = 100;
 /**
@@ -153,7 +160,8 @@ type DeadLetterRow = DeadLetterRowOf<number>;
 interface Statements {
   dedupClaim: Database.Statement<[string, string, number, number]>;
   insertDelivery: Database.Statement<[string, string, string | null, string, string, string, number, number]>;
-  claim: Database.Statement<[ClaimParams], DeliveryRow>;
+  claimDue: Database.Statement<[string, number, number, number], number>;
+  lease: Database.Statement<[string, number, number], DeliveryRow>;
   complete: Database.Statement<[number, string]>;
   retry: Database.Statement<[{ id: number; token: string; runAt: number; at: number; status: number | null; error: string }]>;
   release: Database.Statement<[number | null, number, string]>;
@@ -214,7 +222,10 @@ export class SqliteQueue implements Queue {
   private syncing: Promise<void> | undefined;
   /** Calls waiting for the batch commit at the end of this event-loop turn (see `flush`). */
   private pending: PendingOp[] = [];
+  /** A flush is queued for the end of this event-loop turn. */
   private flushScheduled = false;
+  /** Settle-only calls wait this timer (see `batch`); undefined when none is set. */
+  private settleTimer: NodeJS.Timeout | undefined;
   /** Transaction functions, built once per connection (building one per call costs as much as a small statement). */
   private batchTx: Database.Transaction<(db: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[]) => void> | undefined;
   private enqueueTx: Database.Transaction<(st: Statements, project: string, events: IngestEvent[], now: number, window: number) => EnqueueResult> | undefined;
@@ -274,10 +285,10 @@ export class SqliteQueue implements Queue {
       );
       this.claimTx = db.transaction(
         (d: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[], params: ClaimParams) => {
-          if (ops.length === 0) return st.claim.all(params);
+          if (ops.length === 0) return claimRows(st, params);
           this.runBatch(d, st, ops, results, failures);
           try {
-            return st.claim.all(params);
+            return claimRows(st, params);
           } catch (err) {
             // A failed statement undoes only itself: the batch before it still commits, unless
             // SQLite aborted the whole transaction.
@@ -352,10 +363,15 @@ export class SqliteQueue implements Queue {
     this.use(op);
     return new Promise<T>((resolve, reject) => {
       this.pending.push(add(resolve, reject));
-      if (!this.flushScheduled) {
+      if (this.flushScheduled) return;
+      // An enqueue's caller waits for the commit (its HTTP 200 does): commit at the end of this
+      // turn. Settles only do lease bookkeeping nobody waits on (a request slot is freed when
+      // Extole answers), so they gather for a few ms, or until a claim or an enqueue commits
+      // them: a handful of transactions per 100 rows instead of one per event-loop turn.
+      if (op === 'enqueue' || this.pending.length >= SETTLE_BATCH_MAX) {
         this.flushScheduled = true;
         setImmediate(this.flushSoon);
-      }
+      } else this.settleTimer ??= setTimeout(this.flushSoon, SETTLE_FLUSH_MS);
     });
   }
 
@@ -378,6 +394,10 @@ export class SqliteQueue implements Queue {
    * whole transaction, or the commit fails, every caller of the batch gets the error.
    */
   private flush(): void {
+    if (this.settleTimer !== undefined) {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = undefined;
+    }
     const ops = this.pending;
     if (ops.length === 0) return;
     this.pending = [];
@@ -588,10 +608,13 @@ export class SqliteQueue implements Queue {
     // Batched calls still waiting go first, in the same transaction: one commit instead of two.
     const ops = this.pending;
     this.pending = [];
+    if (this.settleTimer !== undefined) {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = undefined;
+    }
     const rows = this.commitWith(ops, 'claim', (db, st, results, failures) => this.claimTx!.immediate(db, st, ops, results, failures, params))!;
     if (!Array.isArray(rows)) throw unavailable('claim', rows.failed);
-    // RETURNING order is unspecified; callers expect run_at, then enqueue order.
-    rows.sort((a, b) => a.run_at - b.run_at || a.id - b.id);
+    // Already in run_at, then enqueue order (claimRows leases them in the SELECT's order).
     return rows.map(toQueueItem);
   }
 
@@ -749,14 +772,19 @@ function prepare(db: Database.Database): Statements {
     insertDelivery: db.prepare(
       'INSERT INTO deliveries (destination, project, insert_id, path, body, event, enqueued_at, run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
-    claim: db.prepare(`
-      UPDATE deliveries SET lease_token = @token, lease_until = @leaseUntil
-      WHERE id IN (
-        SELECT id FROM deliveries
-        WHERE destination = @destination AND run_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
-        ORDER BY run_at, id
-        LIMIT @limit
+    // Claim = find the due rows, then lease them one by one, in one transaction. Not one
+    // `UPDATE … WHERE id IN (SELECT …) RETURNING`: a multi-row UPDATE writes a statement journal
+    // (a temp file once past 64 KiB, which 32 rows of this size are), and measured 4x the time.
+    claimDue: db
+      .prepare(
+        `SELECT id FROM deliveries
+         WHERE destination = ? AND run_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+         ORDER BY run_at, id
+         LIMIT ?`,
       )
+      .pluck() as Database.Statement<[string, number, number, number], number>,
+    lease: db.prepare(`
+      UPDATE deliveries SET lease_token = ?, lease_until = ? WHERE id = ?
       RETURNING id, destination, project, insert_id, path, body, event, attempts, enqueued_at, run_at,
                 first_attempt_at, lease_token, lease_until`),
     complete: db.prepare('DELETE FROM deliveries WHERE id = ? AND lease_token = ?'),
@@ -788,6 +816,14 @@ function prepare(db: Database.Database): Statements {
     synchronousFull: db.prepare('PRAGMA synchronous = FULL'),
     synchronousNormal: db.prepare('PRAGMA synchronous = NORMAL'),
   };
+}
+
+/** The body of a claim (inside its IMMEDIATE transaction): the due rows, leased, in run_at then id order. */
+function claimRows(st: Statements, params: ClaimParams): DeliveryRow[] {
+  const ids = st.claimDue.all(params.destination, params.now, params.now, params.limit);
+  const rows: DeliveryRow[] = new Array(ids.length);
+  for (let i = 0; i < ids.length; i++) rows[i] = st.lease.get(params.token, params.leaseUntil, ids[i]!)!;
+  return rows;
 }
 
 /** WHERE clause for a dead-letter filter; undefined when it can match nothing (empty `ids`, a bad `afterId`). */

@@ -244,6 +244,28 @@ describe('SqliteQueue group commit (one transaction per event-loop turn)', () =>
     await queue.close();
   });
 
+  it('settles made in different turns a moment apart also share one commit (they wait a few ms for company)', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const queue = await opened(file);
+    const ids = Array.from({ length: 30 }, (_, i) => `e${i}`);
+    await queue.enqueue('web', ids.map((id) => event(id)), { now: T0, dedupWindowMs: 0 });
+    const items = await queue.claim('d1', 30, T0, 60_000);
+    const raw = new Database(file);
+    raw.pragma('wal_checkpoint(TRUNCATE)');
+    // Each complete in its own event-loop turn, as responses from Extole arrive.
+    const answers: Promise<boolean>[] = [];
+    for (const item of items) {
+      answers.push(queue.complete(item));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(await Promise.all(answers)).toEqual(new Array(30).fill(true));
+    // One commit per turn would write at least one page per row.
+    expect(statSync(`${file}-wal`).size).toBeLessThan(8 * 4096);
+    raw.close();
+    expect(await queue.stats(T0)).toEqual({});
+    await queue.close();
+  });
+
   it('a failing request in the batch rolls back alone; the others commit', async () => {
     const queue = await opened(path.join(tempDir(), 'q.db'));
     const opts = { now: T0, dedupWindowMs: 60_000 };
