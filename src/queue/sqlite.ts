@@ -275,6 +275,10 @@ export class SqliteQueue implements Queue {
       db.pragma('synchronous = FULL');
       this.synchronous = 'FULL';
       db.pragma('foreign_keys = OFF');
+      // Each ingest request is a savepoint inside the group commit: its statement journal (the
+      // pages to restore should that request fail alone) stays in memory instead of a temp file.
+      // Measured with random (UUID) insert_ids, 100 events per request: 46 → 36 µs per event.
+      db.pragma('temp_store = MEMORY');
       this.migrate(db);
       this.st = prepare(db);
       this.batchTx = db.transaction((d: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[]) =>
