@@ -67,10 +67,14 @@ const ownCpuMs = () => {
   return (user + system) / 1000;
 };
 
-/** CPU time (user + system) a process has used, in ms (Linux /proc; NaN elsewhere). */
-function cpuMs(pid) {
+/**
+ * CPU time (user + system) a process has used, in ms (Linux /proc; NaN elsewhere). With `thread`,
+ * only that thread's (the main thread's id is the process id).
+ */
+function cpuMs(pid, thread) {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const stat = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
+    const fields = readFileSync(stat, 'utf8').split(') ')[1].split(' ');
     // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100/s on Linux).
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
   } catch {
@@ -257,6 +261,7 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     }
     // serve's CPU from here on, per event: steadier than events/s on a shared machine.
     const serveCpu0 = cpuMs(serve.pid);
+    const serveMainCpu0 = cpuMs(serve.pid, serve.pid);
     const cpu0 = { senders: ownCpuMs(), extole: cpuMs(extole.pid) };
     const ingest = new Pool(serverUrl, { connections: senders });
     const ingestRequest = (i) => ({ method: 'POST', path: '/batch', headers: { 'content-type': 'application/json' }, body: batches[i] });
@@ -274,6 +279,8 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     const serveCpuMs = cpuMs(serve.pid) - serveCpu0;
     const endToEndCpu = {
       serve: (serveCpuMs * 1000) / events,
+      // Of which serve's main thread: ingest, queue calls and sends all run there, one core at most.
+      serveMain: ((cpuMs(serve.pid, serve.pid) - serveMainCpu0) * 1000) / events,
       extole: ((cpuMs(extole.pid) - cpu0.extole) * 1000) / events,
       // The senders, plus this process polling the test Extole's count every 20 ms.
       senders: ((ownCpuMs() - cpu0.senders) * 1000) / events,
@@ -342,6 +349,11 @@ function cpuBudget({ directCpu, endToEndCpu, directEventsPerSecond, target = 0.5
     endToEnd: { ...endToEndCpu, total: endToEndTotal },
     ceilingPerSecond,
     ceilingRatio: ceilingPerSecond / directEventsPerSecond,
+    /** serve's main thread can use one core at most: a second ceiling, 1 s ÷ its CPU per event. */
+    mainThreadCeilingPerSecond: 1e6 / endToEndCpu.serveMain,
+    mainThreadCeilingRatio: 1e6 / endToEndCpu.serveMain / directEventsPerSecond,
+    /** The main-thread CPU per event at which that ceiling would reach the target. */
+    mainThreadBudgetUs: 1e6 / (target * directEventsPerSecond),
     serveBudgetUs: (cores * 1e6) / (target * directEventsPerSecond) - endToEndCpu.extole - endToEndCpu.senders,
   };
 }

@@ -130,6 +130,7 @@ if (e && !e.skipped) {
   row('end to end (serve) vs test Extole fed directly', `${x(e.ratio)}`, `target ≥ ${TARGETS.endToEndVsDirect}x`, verdict(e.ratio >= TARGETS.endToEndVsDirect));
   if (e.rounds.length > 1) row(`  median of ${e.rounds.length} rounds (direct, then serve), range`, `${x(e.rounds[0])} … ${x(e.rounds[e.rounds.length - 1])}`);
   row('  CPU-bound ceiling on these cores (see CPU per event below)', `${x(e.cpu.ceilingRatio)}`);
+  row("  serve's main thread alone, at one core (see below)", `${x(e.cpu.mainThreadCeilingRatio)}`);
 } else if (e) row('end to end', `skipped: ${e.skipped}`);
 
 line();
@@ -177,6 +178,8 @@ if (e && !e.skipped) {
   row('    end to end: serve │ test Extole │ senders', `${us(c.endToEnd.serve)} │ ${us(c.endToEnd.extole)} │ ${us(c.endToEnd.senders)}`, `total ${us(c.endToEnd.total)}`);
   row('    CPU-bound ceiling at that cost (cores ÷ total)', `${n(c.ceilingPerSecond)} events/s`, `${x(c.ceilingRatio)} of direct`);
   row(`    serve CPU per event that would allow ${TARGETS.endToEndVsDirect}x here`, `≤ ${us(c.serveBudgetUs)}`, `now ${us(c.endToEnd.serve)}`);
+  row("    of which serve's main thread (one core at most)", `${us(c.endToEnd.serveMain)}`, `ceiling ${n(c.mainThreadCeilingPerSecond)} events/s`, `${x(c.mainThreadCeilingRatio)} of direct`);
+  row(`    main-thread CPU per event that would allow ${TARGETS.endToEndVsDirect}x here`, `≤ ${us(c.mainThreadBudgetUs)}`, `now ${us(c.endToEnd.serveMain)}`);
 }
 
 line();
