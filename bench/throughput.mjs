@@ -124,7 +124,7 @@ export async function runThroughput(config, { evaluations = 200_000, repeats = 3
     variants[0].transformers,
     variants[2].transformers,
     samples,
-    Math.max(20_000, Math.round(evaluations / 10)),
+    Math.max(20_000, Math.round(evaluations / 2)),
     repeats >= 3 ? 31 : 11,
   );
   // Per destination (one repeat, fewer evaluations): shows where the time goes, e.g. a
