@@ -236,10 +236,14 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
       return { skipped: `serve did not become ready in 30 s (${exited ? 'it exited' : 'still starting'}): ${tail.slice(0, 400)}` };
     }
 
-    const batches = [];
-    for (let i = 0; i < events; i += batchSize) {
-      batches.push(JSON.stringify({ api_key: API_KEY, events: eventList.slice(i, i + batchSize) }));
-    }
+    // `/batch` bodies of `batchSize` events, and the request for the i-th of them.
+    const toBatches = (list) => {
+      const bodies = [];
+      for (let i = 0; i < list.length; i += batchSize) bodies.push(JSON.stringify({ api_key: API_KEY, events: list.slice(i, i + batchSize) }));
+      return bodies;
+    };
+    const batchRequest = (bodies) => (i) => ({ method: 'POST', path: '/batch', headers: { 'content-type': 'application/json' }, body: bodies[i] });
+    const batches = toBatches(eventList);
 
     // Warm-up, as the direct path gets one: the same number of events through the whole
     // pipeline (with their own insert_ids, so de-duplication drops none of the measured ones), until the
@@ -247,11 +251,9 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     // serve's hot paths on the same two cores.
     const warmupEvents = Math.min(2000, events);
     if (warmupEvents > 0) {
-      const warmList = buildEvents(warmupEvents);
-      const warmBatches = [];
-      for (let i = 0; i < warmupEvents; i += batchSize) warmBatches.push(JSON.stringify({ api_key: API_KEY, events: warmList.slice(i, i + batchSize) }));
+      const warmBatches = toBatches(buildEvents(warmupEvents));
       const warmPool = new Pool(serverUrl, { connections: senders });
-      await drive(warmPool, (i) => ({ method: 'POST', path: '/batch', headers: { 'content-type': 'application/json' }, body: warmBatches[i] }), warmBatches.length, senders);
+      await drive(warmPool, batchRequest(warmBatches), warmBatches.length, senders);
       await warmPool.close();
       const warmDeadline = Date.now() + 60_000;
       let warmSeen = 0;
@@ -264,9 +266,8 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     const serveMainCpu0 = cpuMs(serve.pid, serve.pid);
     const cpu0 = { senders: ownCpuMs(), extole: cpuMs(extole.pid) };
     const ingest = new Pool(serverUrl, { connections: senders });
-    const ingestRequest = (i) => ({ method: 'POST', path: '/batch', headers: { 'content-type': 'application/json' }, body: batches[i] });
     const start = performance.now();
-    const latencies = await drive(ingest, ingestRequest, batches.length, senders);
+    const latencies = await drive(ingest, batchRequest(batches), batches.length, senders);
     const ingestSeconds = (performance.now() - start) / 1000;
     await ingest.close();
     // Delivered while ingestion was still running: ingest and delivery share serve's event loop.
