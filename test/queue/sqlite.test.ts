@@ -210,6 +210,28 @@ process.stdout.write(JSON.stringify({ accepted: r1.accepted + r2.accepted, done,
   });
 });
 
+/**
+ * A second connection to empty the WAL between measurements. The queue's checkpoint worker
+ * (started by the first claim) may be checkpointing at that moment.
+ */
+function truncatingConnection(file: string): Database.Database {
+  const raw = new Database(file);
+  raw.pragma('busy_timeout = 5000');
+  return raw;
+}
+
+function truncateWal(raw: Database.Database): void {
+  // busy = 1: the checkpoint could not finish and the WAL still holds earlier frames. SQLite
+  // answers that at once, without the busy timeout, while another connection checkpoints: retry.
+  let result: { busy: number; log: number } | undefined;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    [result] = raw.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number }[];
+    if (result!.busy === 0) break;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+  }
+  expect(result).toMatchObject({ busy: 0, log: 0 });
+}
+
 describe('SqliteQueue group commit (one transaction per event-loop turn)', () => {
   const event = (id: string, body: unknown = JSON.stringify({ event_name: id })) => ({
     insertId: id,
@@ -224,8 +246,8 @@ describe('SqliteQueue group commit (one transaction per event-loop turn)', () =>
     await queue.enqueue('web', ids.map((id) => event(id)), { now: T0, dedupWindowMs: 0 });
     const items = await queue.claim('d1', 60, T0, 60_000);
     const walBytes = (): number => statSync(`${file}-wal`).size;
-    const raw = new Database(file);
-    const checkpoint = (): void => void raw.pragma('wal_checkpoint(TRUNCATE)');
+    const raw = truncatingConnection(file);
+    const checkpoint = (): void => truncateWal(raw);
 
     checkpoint();
     // 30 one by one, each awaited: one commit each.
@@ -250,8 +272,8 @@ describe('SqliteQueue group commit (one transaction per event-loop turn)', () =>
     const ids = Array.from({ length: 30 }, (_, i) => `e${i}`);
     await queue.enqueue('web', ids.map((id) => event(id)), { now: T0, dedupWindowMs: 0 });
     const items = await queue.claim('d1', 30, T0, 60_000);
-    const raw = new Database(file);
-    raw.pragma('wal_checkpoint(TRUNCATE)');
+    const raw = truncatingConnection(file);
+    truncateWal(raw);
     // Each complete in its own event-loop turn, as responses from Extole arrive.
     const answers: Promise<boolean>[] = [];
     for (const item of items) {
