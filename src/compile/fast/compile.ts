@@ -277,6 +277,8 @@ function compilePath(node: Node): Evaluator {
   const simpleNames = simpleNameChain(node, steps);
   if (simpleNames === undefined) return generic;
   const fallback = (input: any, env: Env): any => normalizeResult(generic(input, env), false);
+  const specialized = specializedPathReader(simpleNames, fallback);
+  if (specialized !== undefined) return normalized(specialized);
   if (simpleNames.length === 1) {
     const name0 = simpleNames[0];
     return normalized((input, env) => {
@@ -318,6 +320,49 @@ function compilePath(node: Node): Evaluator {
     if (Array.isArray(value) && (value as Flagged)[SEQUENCE] === true) return fallback(input, env);
     return value;
   });
+}
+
+/**
+ * The one- and two-step readers below, as code generated for these names: the same statements
+ * with the names as string literals. Closures made from one function literal share V8's type
+ * feedback, so once a config has a dozen paths, every `input[name0]` in them is a megamorphic
+ * keyed load; a generated function has feedback of its own and a named load that stays
+ * monomorphic. Measured on the example config, in process: 1.19x → 1.12–1.14x the time of the
+ * hand-written destinations. Undefined (use the closures) for longer chains, or where code
+ * generation from strings is disabled (`--disallow-code-generation-from-strings`).
+ *
+ * @internal Exported for tests.
+ */
+export function specializedPathReader(names: string[], fallback: Evaluator): Evaluator | undefined {
+  if (names.length > 2) return undefined;
+  // JSON.stringify makes a valid JavaScript string literal of any name (quotes, backslashes,
+  // control characters; U+2028/U+2029 are allowed in string literals since ES2019).
+  const [k0, k1] = names.map((name) => JSON.stringify(name));
+  const body =
+    names.length === 1
+      ? `return function readPath1(input, env) {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return fallback(input, env);
+  if (!hasOwn.call(input, ${k0}) || isFunction(input)) return undefined;
+  const value = input[${k0}];
+  if (Array.isArray(value) && value[SEQUENCE] === true) return fallback(input, env);
+  return value;
+};`
+      : `return function readPath2(input, env) {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) return fallback(input, env);
+  if (!hasOwn.call(input, ${k0}) || isFunction(input)) return undefined;
+  const mid = input[${k0}];
+  if (mid === null || typeof mid !== 'object') return undefined;
+  if (Array.isArray(mid)) return fallback(input, env);
+  if (!hasOwn.call(mid, ${k1}) || isFunction(mid)) return undefined;
+  const value = mid[${k1}];
+  if (Array.isArray(value) && value[SEQUENCE] === true) return fallback(input, env);
+  return value;
+};`;
+  try {
+    return new Function('fallback', 'hasOwn', 'isFunction', 'SEQUENCE', body)(fallback, hasOwn, isFunction, SEQUENCE) as Evaluator;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The names of a plain `a.b.c` path (no predicates, flags or grouping), else undefined. */

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import jsonata from 'jsonata';
 import { describe, expect, it } from 'vitest';
+import { specializedPathReader } from '../../../src/compile/fast/compile.js';
 import { compileToJs, type CompiledJs } from '../../../src/compile/fast/index.js';
 import { clone, type Outcome, outcomeOf, outcomeOfAsync } from './helpers.js';
 
@@ -297,6 +298,39 @@ describe('fast path: differential against jsonata', () => {
     const input = { event_type: 'Sign Up' };
     expect(fast(input, { prefix: 'amp:' })).toBe(await reference.evaluate(input, { prefix: 'amp:' }));
     expect(fast(input)).toBe('Sign Up');
+  });
+
+  it('reads fields with any name, as jsonata does (one- and two-step paths are generated code)', async () => {
+    // Names that would break generated code if they were spliced in unquoted or badly escaped.
+    // (JSONata's backtick names cannot hold a backtick.)
+    const names = ['a"b', "it's", 'back\\slash', 'new\nline', 'line\u2028sep', '${x}', '__proto__', 'constructor', 'toString', 'é ü'];
+    for (const name of names) {
+      const quoted = '`' + name + '`';
+      const input = JSON.parse(JSON.stringify({ [name]: { [name]: 'deep' }, plain: { [name]: 7 } })) as unknown;
+      for (const expr of [quoted, `${quoted}.${quoted}`, `plain.${quoted}`, `missing.${quoted}`]) {
+        const reference = jsonata(expr);
+        const fast = compileToJs(reference.ast());
+        expect(fast, expr).toBeDefined();
+        await assertSame({ expr, reference, fast: fast! }, input);
+        await assertSame({ expr, reference, fast: fast! }, {});
+        await assertSame({ expr, reference, fast: fast! }, [input, input]);
+      }
+    }
+    // Each of those names gets generated code (not the closure fallback, which would hide a quoting bug).
+    const notUsed = () => {
+      throw new Error('fallback');
+    };
+    for (const name of names) {
+      const one = specializedPathReader([name], notUsed);
+      const two = specializedPathReader(['plain', name], notUsed);
+      expect(one, name).toBeTypeOf('function');
+      expect(one!({ [name]: 1 } as never, { root: undefined, bindings: undefined } as never), name).toBe(1);
+      expect(two!({ plain: { [name]: 2 } } as never, { root: undefined, bindings: undefined } as never), name).toBe(2);
+    }
+    // The value itself, not a copy or a prototype's: a generated reader must not see inherited names.
+    const proto = compileToJs(jsonata('`toString`').ast()) as CompiledJs;
+    expect(proto({})).toBeUndefined();
+    expect(proto({ toString: 'own' })).toBe('own');
   });
 
   it('builds objects without touching Object.prototype for "__proto__" keys', () => {
