@@ -825,8 +825,12 @@ function prepare(db: Database.Database): Statements {
 /** The body of a claim (inside its IMMEDIATE transaction): the due rows, leased, in run_at then id order. */
 function claimRows(st: Statements, params: ClaimParams): DeliveryRow[] {
   const ids = st.claimDue.all(params.destination, params.now, params.now, params.limit);
-  const rows: DeliveryRow[] = new Array(ids.length);
-  for (let i = 0; i < ids.length; i++) rows[i] = st.lease.get(params.token, params.leaseUntil, ids[i]!)!;
+  const rows: DeliveryRow[] = [];
+  for (const id of ids) {
+    // Always found: the write lock has been held since the SELECT. Checked all the same.
+    const row = st.lease.get(params.token, params.leaseUntil, id);
+    if (row !== undefined) rows.push(row);
+  }
   return rows;
 }
 
