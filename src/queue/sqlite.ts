@@ -379,6 +379,13 @@ export class SqliteQueue implements Queue {
     });
   }
 
+  /** The waiting calls are being committed now: the settle timer has nothing left to do. */
+  private cancelSettleTimer(): void {
+    if (this.settleTimer === undefined) return;
+    clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
+  }
+
   private readonly flushSoon = (): void => {
     this.flushScheduled = false;
     this.flush();
@@ -398,10 +405,7 @@ export class SqliteQueue implements Queue {
    * whole transaction, or the commit fails, every caller of the batch gets the error.
    */
   private flush(): void {
-    if (this.settleTimer !== undefined) {
-      clearTimeout(this.settleTimer);
-      this.settleTimer = undefined;
-    }
+    this.cancelSettleTimer();
     const ops = this.pending;
     if (ops.length === 0) return;
     this.pending = [];
@@ -612,10 +616,7 @@ export class SqliteQueue implements Queue {
     // Batched calls still waiting go first, in the same transaction: one commit instead of two.
     const ops = this.pending;
     this.pending = [];
-    if (this.settleTimer !== undefined) {
-      clearTimeout(this.settleTimer);
-      this.settleTimer = undefined;
-    }
+    this.cancelSettleTimer();
     const rows = this.commitWith(ops, 'claim', (db, st, results, failures) => this.claimTx!.immediate(db, st, ops, results, failures, params))!;
     if (!Array.isArray(rows)) throw unavailable('claim', rows.failed);
     // Already in run_at, then enqueue order (claimRows leases them in the SELECT's order).

@@ -301,12 +301,12 @@ function compilePath(node: Node): Evaluator {
 
 /**
  * A reader for a one- or two-name path, as code generated for these names: `compilePath`'s
- * loop unrolled, with the names as string literals. Closures made from one function literal share V8's type
- * feedback, so once a config has a dozen paths, every `input[name0]` in them is a megamorphic
- * keyed load; a generated function has feedback of its own and a named load that stays
- * monomorphic. Measured on the example config, in process: 1.19x → 1.12–1.14x the time of the
- * hand-written destinations. Undefined (use the closures) for longer chains, or where code
- * generation from strings is disabled (`--disallow-code-generation-from-strings`).
+ * loop unrolled, with the names as string literals. Closures made from one function literal
+ * share V8's type feedback, so once a config has a dozen paths, every `value[name]` in them is a
+ * megamorphic keyed load; a generated function has feedback of its own and a named load that
+ * stays monomorphic. Measured on the example config, in process: 1.19x → 1.12–1.14x the time of
+ * the hand-written destinations. Undefined (the caller uses the loop) for longer chains, or
+ * where code generation from strings is disabled (`--disallow-code-generation-from-strings`).
  *
  * @internal Exported for tests.
  */
