@@ -9,8 +9,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { makeConfigDir, removeDir, referralsYaml, TEST_ENV, WEB_KEY } from '../server/helpers.js';
-import { drainQueue, recordingExtole, spawnServe, type ServeProcess } from '../server/cli-helpers.js';
+import { TEST_ENV, WEB_KEY } from '../server/helpers.js';
+import { crashTestStage, drainQueue, spawnServe, type ServeProcess } from '../server/cli-helpers.js';
 import { SqliteQueue } from '../../src/queue/sqlite.js';
 
 interface BatchRequest {
@@ -36,11 +36,7 @@ describe('serve survives kill -9 in the middle of ingestion', () => {
   });
 
   it('keeps every event of every 200-acknowledged request across a crash during /batch requests', { timeout: 60_000 }, async () => {
-    const extole = await recordingExtole();
-    cleanups.push(() => new Promise((r) => extole.server.close(r)));
-    extole.server.on('connection', (s) => cleanups.push(() => s.destroy()));
-    const dir = makeConfigDir({ baseUrl: extole.url, destinations: { referrals: referralsYaml(extole.url) } });
-    cleanups.push(() => removeDir(dir));
+    const { extole, dir } = await crashTestStage(cleanups);
     const env = TEST_ENV as Record<string, string>;
 
     let serve: ServeProcess = await spawnServe(['--port', '0'], { cwd: dir, env });

@@ -5,8 +5,8 @@
  * already answered when the process died, before the queue recorded it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { makeConfigDir, removeDir, referralsYaml, TEST_ENV, WEB_KEY } from '../server/helpers.js';
-import { drainQueue, recordingExtole, spawnServe, type ServeProcess } from '../server/cli-helpers.js';
+import { TEST_ENV, WEB_KEY } from '../server/helpers.js';
+import { crashTestStage, drainQueue, spawnServe, type ServeProcess } from '../server/cli-helpers.js';
 
 describe('serve survives kill -9 without losing an acknowledged event', () => {
   const cleanups: Array<() => unknown> = [];
@@ -15,11 +15,7 @@ describe('serve survives kill -9 without losing an acknowledged event', () => {
   });
 
   it('delivers every 200-acked event after a crash and a restart', { timeout: 120_000 }, async () => {
-    const extole = await recordingExtole(3);
-    cleanups.push(() => new Promise((r) => extole.server.close(r)));
-    extole.server.on('connection', (s) => cleanups.push(() => s.destroy()));
-    const dir = makeConfigDir({ baseUrl: extole.url, destinations: { referrals: referralsYaml(extole.url) } });
-    cleanups.push(() => removeDir(dir));
+    const { extole, dir } = await crashTestStage(cleanups, 3);
     const env = TEST_ENV as Record<string, string>;
 
     let serve: ServeProcess = await spawnServe(['--port', '0'], { cwd: dir, env });

@@ -239,14 +239,19 @@ describe('SqliteQueue group commit (one transaction per event-loop turn)', () =>
     deliveries: [{ destination: 'd1', path: '/v6/async-events', body: body as string }],
   });
 
-  it('settles made in one turn share one commit: the WAL grows by a few pages, not one commit per row', async () => {
+  /** A queue file with `n` rows enqueued and claimed, and a second connection to empty its WAL. */
+  async function claimedRows(n: number) {
     const file = path.join(tempDir(), 'q.db');
     const queue = await opened(file);
-    const ids = Array.from({ length: 60 }, (_, i) => `e${i}`);
+    const ids = Array.from({ length: n }, (_, i) => `e${i}`);
     await queue.enqueue('web', ids.map((id) => event(id)), { now: T0, dedupWindowMs: 0 });
-    const items = await queue.claim('d1', 60, T0, 60_000);
+    const items = await queue.claim('d1', n, T0, 60_000);
+    return { file, queue, items, raw: truncatingConnection(file) };
+  }
+
+  it('settles made in one turn share one commit: the WAL grows by a few pages, not one commit per row', async () => {
+    const { file, queue, items, raw } = await claimedRows(60);
     const walBytes = (): number => statSync(`${file}-wal`).size;
-    const raw = truncatingConnection(file);
     const checkpoint = (): void => truncateWal(raw);
 
     checkpoint();
@@ -267,12 +272,7 @@ describe('SqliteQueue group commit (one transaction per event-loop turn)', () =>
   });
 
   it('settles made in different turns a moment apart also share one commit (they wait a few ms for company)', async () => {
-    const file = path.join(tempDir(), 'q.db');
-    const queue = await opened(file);
-    const ids = Array.from({ length: 30 }, (_, i) => `e${i}`);
-    await queue.enqueue('web', ids.map((id) => event(id)), { now: T0, dedupWindowMs: 0 });
-    const items = await queue.claim('d1', 30, T0, 60_000);
-    const raw = truncatingConnection(file);
+    const { file, queue, items, raw } = await claimedRows(30);
     truncateWal(raw);
     // Each complete in its own event-loop turn, as responses from Extole arrive.
     const answers: Promise<boolean>[] = [];

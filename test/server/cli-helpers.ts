@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { BUILT_CLI as CLI, REPO_ROOT } from '../support/cli.js';
+import { makeConfigDir, referralsYaml, removeDir } from './helpers.js';
 
 export { REPO_ROOT };
 
@@ -116,6 +117,22 @@ export async function recordingExtole(delayMs = 0): Promise<{ url: string; deliv
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, deliveries, received, server };
+}
+
+/**
+ * The crash tests' stage: a `recordingExtole` (answering after `delayMs`) and a config folder
+ * whose referrals destination delivers to it, both torn down by `cleanups` (run in reverse).
+ */
+export async function crashTestStage(
+  cleanups: Array<() => unknown>,
+  delayMs = 0,
+): Promise<{ extole: Awaited<ReturnType<typeof recordingExtole>>; dir: string }> {
+  const extole = await recordingExtole(delayMs);
+  cleanups.push(() => new Promise((r) => extole.server.close(r)));
+  extole.server.on('connection', (s) => cleanups.push(() => s.destroy()));
+  const dir = makeConfigDir({ baseUrl: extole.url, destinations: { referrals: referralsYaml(extole.url) } });
+  cleanups.push(() => removeDir(dir));
+  return { extole, dir };
 }
 
 export type DestinationQueueCounts = { pending: number; leased: number; deadLetters: number };
