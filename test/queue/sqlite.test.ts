@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import ts from 'typescript';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QueueUnavailableError } from '../../src/errors.js';
-import { SqliteQueue } from '../../src/queue/sqlite.js';
+import { SQLITE_MIGRATIONS, SqliteQueue } from '../../src/queue/sqlite.js';
 import { runQueueConformance } from './conformance.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -66,7 +66,7 @@ describe('SqliteQueue on a file', () => {
 
     const raw = new Database(file, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.pragma('user_version', { simple: true })).toBe(SQLITE_MIGRATIONS.length);
     raw.close();
 
     const b = await opened(file);
@@ -121,6 +121,47 @@ describe('SqliteQueue on a file', () => {
 
     const never = new SqliteQueue({ path: path.join(dir, 'never.db') });
     await expect(never.stats(T0)).rejects.toMatchObject({ code: 'ES_QUEUE_UNAVAILABLE' });
+  });
+
+  it('migrates a version-1 file: leases move out of the rows and stay in force; the old columns are gone', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    // A file as the previous release left it: one row leased until T0 + 60 s, one whose lease
+    // expired at T0 - 1, one never leased.
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    old.exec(SQLITE_MIGRATIONS[0]!);
+    old.pragma('user_version = 1');
+    const insert = old.prepare(
+      `INSERT INTO deliveries (destination, project, insert_id, path, body, event, enqueued_at, run_at, lease_token, lease_until)
+       VALUES ('d1', 'web', ?, '/v6/async-events', '{}', '{}', ?, ?, ?, ?)`,
+    );
+    const live = Number(insert.run('live', T0, T0, 'old-live', T0 + 60_000).lastInsertRowid);
+    insert.run('expired', T0 + 1, T0 + 1, 'old-expired', T0 - 1);
+    insert.run('free', T0 + 2, T0 + 2, null, null);
+    old.close();
+
+    const queue = await opened(file);
+    try {
+      expect(await queue.stats(T0 + 10)).toEqual({ d1: { pending: 2, leased: 1, deadLetters: 0, oldestEnqueuedAt: T0 } });
+      // The live lease holds: only the other two are claimed, in run_at order.
+      const claimed = await queue.claim('d1', 10, T0 + 10, 1000);
+      expect(claimed.map((i) => i.insertId)).toEqual(['expired', 'free']);
+      // The expired lease was taken over: its old token no longer settles the row.
+      expect(await queue.complete({ id: claimed[0]!.id, leaseToken: 'old-expired' })).toBe(false);
+      // The live lease's holder (a server that was running across the upgrade) still settles its row.
+      expect(await queue.complete({ id: String(live), leaseToken: 'old-live' })).toBe(true);
+      expect(await queue.complete(claimed[0]!)).toBe(true);
+      expect(await queue.stats(T0 + 10)).toEqual({ d1: { pending: 0, leased: 1, deadLetters: 0, oldestEnqueuedAt: T0 + 2 } });
+    } finally {
+      await queue.close();
+    }
+    const raw = new Database(file, { readonly: true });
+    const columns = raw.prepare("SELECT name FROM pragma_table_info('deliveries')").pluck().all();
+    expect(columns).not.toContain('lease_token');
+    expect(columns).not.toContain('lease_until');
+    // A server of the old version still on this file fails loudly instead of leasing on its own.
+    expect(() => raw.prepare('SELECT id FROM deliveries WHERE lease_token IS NULL')).toThrow(/no such column/);
+    raw.close();
   });
 
   it('fails fast with QueueUnavailableError (SQLITE_BUSY) while another process holds the write lock', async () => {
