@@ -22,7 +22,7 @@ import type {
   Queue,
   QueueItem,
 } from './types.js';
-import { deadLetterLimitSql, deadLetterValues, isQueueId, newLeaseToken, queueUnavailable, toDeadLetter, toQueueItem } from './common.js';
+import { deadLetterLimitSql, deadLetterValues, isQueueId, newLeaseToken, queueUnavailable, toDeadLetter } from './common.js';
 import type { DeadLetterRowOf, DeliveryRowOf, SettleRef } from './common.js';
 
 /** A queue id as SQLite's integer, or undefined when it cannot name a row. */
@@ -169,9 +169,21 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
 
 type Durability = 'FULL' | 'NORMAL';
 
-type DeliveryRow = DeliveryRowOf<number>;
 /** A delivery row as stored: its lease, if any, is in the `leases` table. */
-type UnleasedRow = Omit<DeliveryRow, 'lease_token' | 'lease_until'>;
+type UnleasedRow = Omit<DeliveryRowOf<number>, 'lease_token' | 'lease_until'>;
+/** The columns `leasedRow` reads, in its SELECT's order. */
+type LeasedRowValues = [
+  id: number,
+  destination: string,
+  project: string,
+  insertId: string | null,
+  path: string,
+  body: string,
+  event: string,
+  attempts: number,
+  enqueuedAt: number,
+  firstAttemptAt: number | null,
+];
 type DeadLetterRow = DeadLetterRowOf<number>;
 
 /** Prepared statements, built once per connection. */
@@ -180,7 +192,8 @@ interface Statements {
   insertDelivery: Database.Statement<[string, string, string | null, string, string, string, number, number]>;
   claimDue: Database.Statement<[string, number, number, number], number>;
   lease: Database.Statement<[number, string, number]>;
-  leasedRow: Database.Statement<[number], UnleasedRow>;
+  /** Raw (an array, not an object): better-sqlite3 builds an 11-key object per row slowly (4.5 against 2.7 µs). */
+  leasedRow: Database.Statement<[number], LeasedRowValues>;
   /** Ends a lease: 1 change when `token` still holds the row, else 0 (the lease was lost). */
   dropLease: Database.Statement<[number, string]>;
   retry: Database.Statement<[{ id: number; runAt: number; at: number; status: number | null; error: string }]>;
@@ -258,7 +271,7 @@ export class SqliteQueue implements Queue {
           results: unknown[],
           failures: (QueueUnavailableError | undefined)[],
           params: ClaimParams,
-        ) => DeliveryRow[] | { failed: unknown }
+        ) => QueueItem[] | { failed: unknown }
       >
     | undefined;
 
@@ -640,7 +653,7 @@ export class SqliteQueue implements Queue {
     const rows = this.commitWith(ops, 'claim', (db, st, results, failures) => this.claimTx!.immediate(db, st, ops, results, failures, params))!;
     if (!Array.isArray(rows)) throw unavailable('claim', rows.failed);
     // Already in run_at, then enqueue order (claimRows leases them in the SELECT's order).
-    return rows.map(toQueueItem);
+    return rows;
   }
 
   /** Batched with the other settles and enqueues of this event-loop turn (see `flush`). */
@@ -811,9 +824,9 @@ function prepare(db: Database.Database): Statements {
       .pluck() as Database.Statement<[string, number, number, number], number>,
     // REPLACE: a lease that expired (its holder died or stalled) is taken over with a new token.
     lease: db.prepare('INSERT OR REPLACE INTO leases (id, token, until) VALUES (?, ?, ?)'),
-    leasedRow: db.prepare(
-      'SELECT id, destination, project, insert_id, path, body, event, attempts, enqueued_at, run_at, first_attempt_at FROM deliveries WHERE id = ?',
-    ),
+    leasedRow: db
+      .prepare('SELECT id, destination, project, insert_id, path, body, event, attempts, enqueued_at, first_attempt_at FROM deliveries WHERE id = ?')
+      .raw() as unknown as Database.Statement<[number], LeasedRowValues>,
     dropLease: db.prepare('DELETE FROM leases WHERE id = ? AND token = ?'),
     retry: db.prepare(`
       UPDATE deliveries
@@ -845,17 +858,30 @@ function prepare(db: Database.Database): Statements {
 }
 
 /** The body of a claim (inside its IMMEDIATE transaction): the due rows, leased, in run_at then id order. */
-function claimRows(st: Statements, params: ClaimParams): DeliveryRow[] {
+function claimRows(st: Statements, params: ClaimParams): QueueItem[] {
   const ids = st.claimDue.all(params.destination, params.now, params.now, params.limit);
-  const rows: DeliveryRow[] = [];
+  const items: QueueItem[] = [];
   for (const id of ids) {
     // Always found: the write lock has been held since the SELECT. Checked all the same.
     const row = st.leasedRow.get(id);
     if (row === undefined) continue;
     st.lease.run(id, params.token, params.leaseUntil);
-    rows.push(Object.assign(row, { lease_token: params.token, lease_until: params.leaseUntil }));
+    items.push({
+      id: String(row[0]),
+      destination: row[1],
+      project: row[2],
+      insertId: row[3],
+      path: row[4],
+      body: row[5],
+      event: row[6],
+      attempts: row[7],
+      enqueuedAt: row[8],
+      firstAttemptAt: row[9],
+      leaseToken: params.token,
+      leaseUntil: params.leaseUntil,
+    });
   }
-  return rows;
+  return items;
 }
 
 /** Delivered: the row goes, if `token` still holds its lease. */
