@@ -22,6 +22,7 @@ import type {
   Queue,
   QueueItem,
 } from './types.js';
+import { SqliteEnqueuer, enqueueFlatRows, flattenEvents } from './sqlite-enqueuer.js';
 import { deadLetterLimitSql, deadLetterValues, isQueueId, newLeaseToken, queueUnavailable, toDeadLetter } from './common.js';
 import type { DeadLetterRowOf, DeliveryRowOf, SettleRef } from './common.js';
 
@@ -50,6 +51,12 @@ export interface SqliteQueueOptions {
    * inside commits on the event loop. Default true; see `startCheckpointer`.
    */
   checkpointInWorker?: boolean;
+  /**
+   * Commit enqueues from a worker thread with its own connection once delivery starts (the first
+   * `claim`), so ingestion and delivery do not share one event loop. Default true; see
+   * `SqliteEnqueuer`. Needs a WAL file (not `:memory:`).
+   */
+  enqueueInWorker?: boolean;
 }
 
 /**
@@ -248,6 +255,9 @@ export class SqliteQueue implements Queue {
   private syncWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private dirSynced = false;
   private checkpointInWorker: boolean;
+  private enqueueInWorker: boolean;
+  /** The enqueue worker, once started (see `SqliteEnqueuer`). */
+  private enqueuer: SqliteEnqueuer | undefined;
   /** The checkpoint worker, once started (see `startCheckpointer`). */
   private checkpointer: Worker | undefined;
   private readonly fsync: (target: string) => Promise<void>;
@@ -280,6 +290,7 @@ export class SqliteQueue implements Queue {
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.fsync = options.fsync ?? fsyncPath;
     this.checkpointInWorker = options.checkpointInWorker ?? true;
+    this.enqueueInWorker = options.enqueueInWorker ?? true;
   }
 
   /** Opens the file (creating its folder), sets the pragmas and applies pending migrations. */
@@ -590,6 +601,18 @@ export class SqliteQueue implements Queue {
     });
   }
 
+  /** Enqueues from here on commit on a worker thread (see `SqliteEnqueuer`). */
+  private startEnqueuer(): void {
+    try {
+      this.enqueuer = new SqliteEnqueuer(path.resolve(this.path), Math.max(0, Math.trunc(this.busyTimeoutMs)), { dedupClaim: DEDUP_CLAIM_SQL, insertDelivery: INSERT_DELIVERY_SQL }, () => {
+        // Never start another: enqueues go back to this connection.
+        this.enqueueInWorker = false;
+      });
+    } catch {
+      this.enqueueInWorker = false;
+    }
+  }
+
   /** Back to checkpoints in commits, as SQLite does by default. */
   private checkpointInWorkerFailed(): void {
     const worker = this.checkpointer;
@@ -615,28 +638,16 @@ export class SqliteQueue implements Queue {
   async enqueue(project: string, events: IngestEvent[], options: EnqueueOptions): Promise<EnqueueResult> {
     const now = Math.trunc(options.now);
     const window = Math.max(0, options.dedupWindowMs);
+    if (this.enqueuer !== undefined && !this.enqueuer.failed) {
+      this.use('enqueue');
+      return this.enqueuer.enqueue(project, events, now, window);
+    }
     return this.batch<EnqueueResult>('enqueue', (resolve, reject) => ({ kind: 'enqueue', project, events, now, window, resolve, reject }));
   }
 
   /** The rows of one ingest request (a savepoint inside the batch transaction). */
   private enqueueRows(st: Statements, project: string, events: IngestEvent[], now: number, window: number): EnqueueResult {
-    const result: EnqueueResult = { accepted: 0, duplicates: 0, deliveries: 0 };
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i]!;
-      // One statement: insert the insert_id, or restart its window when the last one has passed;
-      // no change means it was seen within the window.
-      if (event.insertId !== null && window > 0 && st.dedupClaim.run(project, event.insertId, now, now - window).changes === 0) {
-        result.duplicates++;
-        (result.duplicateIndexes ??= []).push(i);
-        continue;
-      }
-      result.accepted++;
-      for (const d of event.deliveries) {
-        st.insertDelivery.run(d.destination, project, event.insertId, d.path, d.body, event.event, now, now);
-        result.deliveries++;
-      }
-    }
-    return result;
+    return enqueueFlatRows(st.dedupClaim, st.insertDelivery, project, flattenEvents(events), now, window);
   }
 
   async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<QueueItem[]> {
@@ -645,6 +656,7 @@ export class SqliteQueue implements Queue {
     const at = Math.trunc(now);
     const token = newLeaseToken();
     if (this.checkpointer === undefined && this.checkpointInWorker && this.walPath !== undefined && this.db) this.startCheckpointer();
+    if (this.enqueuer === undefined && this.enqueueInWorker && this.walPath !== undefined && this.db) this.startEnqueuer();
     const params = { destination, now: at, token, leaseUntil: at + Math.trunc(leaseMs), limit: n };
     // Batched calls still waiting go first, in the same transaction: one commit instead of two.
     const ops = this.pending;
@@ -787,6 +799,9 @@ export class SqliteQueue implements Queue {
     // Calls already made are answered (committed, and synced) before the connection goes.
     if (this.db && this.pending.length > 0) this.flush();
     while (this.syncing !== undefined) await this.syncing;
+    const enqueuer = this.enqueuer;
+    this.enqueuer = undefined;
+    await enqueuer?.stop();
     await this.stopCheckpointer();
     this.closed = true;
     const db = this.db;
@@ -803,14 +818,16 @@ export class SqliteQueue implements Queue {
   }
 }
 
+/** Insert an insert_id, or restart its window when the last one has passed: no change means it was seen within the window. */
+const DEDUP_CLAIM_SQL =
+  'INSERT INTO dedup (project, insert_id, first_seen) VALUES (?, ?, ?) ON CONFLICT (project, insert_id) DO UPDATE SET first_seen = excluded.first_seen WHERE dedup.first_seen <= ?';
+const INSERT_DELIVERY_SQL =
+  'INSERT INTO deliveries (destination, project, insert_id, path, body, event, enqueued_at, run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
+
 function prepare(db: Database.Database): Statements {
   return {
-    dedupClaim: db.prepare(
-      'INSERT INTO dedup (project, insert_id, first_seen) VALUES (?, ?, ?) ON CONFLICT (project, insert_id) DO UPDATE SET first_seen = excluded.first_seen WHERE dedup.first_seen <= ?',
-    ),
-    insertDelivery: db.prepare(
-      'INSERT INTO deliveries (destination, project, insert_id, path, body, event, enqueued_at, run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-    ),
+    dedupClaim: db.prepare(DEDUP_CLAIM_SQL),
+    insertDelivery: db.prepare(INSERT_DELIVERY_SQL),
     // Claim = find the due rows, then read and lease them one by one, in one transaction. A row
     // under a live lease is skipped by a look-up in the small `leases` table.
     claimDue: db

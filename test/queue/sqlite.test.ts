@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import ts from 'typescript';
@@ -188,7 +189,7 @@ describe('SqliteQueue on a file', () => {
     const dir = tempDir();
     const build = path.join(dir, 'build');
     // Compile the driver (and what it imports) for plain Node child processes.
-    for (const rel of ['src/errors.ts', 'src/queue/types.ts', 'src/queue/common.ts', 'src/queue/sqlite.ts']) {
+    for (const rel of ['src/errors.ts', 'src/queue/types.ts', 'src/queue/common.ts', 'src/queue/sqlite-enqueuer.ts', 'src/queue/sqlite.ts']) {
       const out = ts.transpileModule(readFileSync(path.join(repoRoot, rel), 'utf8'), {
         compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
       }).outputText;
@@ -446,6 +447,68 @@ describe('SqliteQueue enqueue durability (fsync of the WAL off the event loop)',
     expect((await queue.enqueue('web', [event('a')], { now: T0, dedupWindowMs: 0 })).accepted).toBe(1);
     expect(sync.calls).toHaveLength(0);
     await queue.close();
+  });
+});
+
+describe('SqliteQueue enqueue worker (a server: enqueues commit off the event loop once it claims)', () => {
+  const event = (id: string) => ({
+    insertId: id,
+    event: JSON.stringify({ insert_id: id }),
+    deliveries: [{ destination: 'd1', path: '/v6/async-events', body: JSON.stringify({ event_name: id }) }],
+  });
+  const ticking = () => {
+    const clock = { ticks: 0, timer: setInterval(() => clock.ticks++, 5) };
+    return clock;
+  };
+
+  it('after the first claim, an enqueue waiting for another connection’s lock leaves the event loop free', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const queue = new SqliteQueue({ path: file, busyTimeoutMs: 3000 });
+    await queue.open();
+    const locker = new Database(file);
+    try {
+      await queue.claim('d1', 1, T0, 1000);
+      locker.prepare('BEGIN IMMEDIATE').run();
+      const clock = ticking();
+      const pending = queue.enqueue('web', [event('w1'), event('w2')], { now: T0, dedupWindowMs: 60_000 });
+      await sleep(200);
+      const ticksWhileLocked = clock.ticks;
+      locker.prepare('ROLLBACK').run();
+      const result = await pending;
+      clearInterval(clock.timer);
+      // On the event loop the enqueue would sit in SQLite's busy wait: no tick, and this test's
+      // ROLLBACK could not run before the busy timeout.
+      expect(ticksWhileLocked).toBeGreaterThanOrEqual(10);
+      expect(result).toEqual({ accepted: 2, duplicates: 0, deliveries: 2 });
+      expect((await queue.claim('d1', 10, T0, 1000)).map((i) => i.insertId)).toEqual(['w1', 'w2']);
+    } finally {
+      locker.close();
+      await queue.close();
+    }
+  });
+
+  it('shares de-duplication with enqueues made before it started, and close() answers what was sent to it', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const queue = await opened(file);
+    const options = { now: T0, dedupWindowMs: 60_000 };
+    expect(await queue.enqueue('web', [event('a')], options)).toEqual({ accepted: 1, duplicates: 0, deliveries: 1 }); // on the event loop
+    await queue.claim('d1', 10, T0, 1000); // the worker starts
+    expect(await queue.enqueue('web', [event('b'), event('a'), event('b')], options)).toEqual({
+      accepted: 1,
+      duplicates: 2,
+      duplicateIndexes: [1, 2],
+      deliveries: 1,
+    });
+    const unanswered = queue.enqueue('web', [event('c')], options);
+    await queue.close();
+    await expect(unanswered).resolves.toEqual({ accepted: 1, duplicates: 0, deliveries: 1 });
+
+    const reopened = await opened(file);
+    try {
+      expect((await reopened.claim('d1', 10, T0, 1000)).map((i) => i.insertId)).toEqual(['b', 'c']);
+    } finally {
+      await reopened.close();
+    }
   });
 });
 
