@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
@@ -65,6 +66,16 @@ export interface SqliteQueueOptions {
  */
 const SETTLE_FLUSH_MS = 5;
 const SETTLE_BATCH_MAX = 256;
+
+/**
+ * While the enqueue worker runs, the event loop's connection does not sleep in SQLite's busy
+ * handler when the worker holds the write lock (its commits take a few ms): claims and settle
+ * commits try again this many ms later, and the loop serves HTTP meanwhile.
+ */
+const LOCK_RETRY_MS = 1;
+
+/** A transaction that could not start: another connection held the write lock. Nothing ran. */
+const BUSY: unique symbol = Symbol('busy');
 
 /** How often the checkpoint worker copies the WAL into the database file. */
 const CHECKPOINT_INTERVAL_MS = 100;
@@ -258,6 +269,16 @@ export class SqliteQueue implements Queue {
   private enqueueInWorker: boolean;
   /** The enqueue worker, once started (see `SqliteEnqueuer`). */
   private enqueuer: SqliteEnqueuer | undefined;
+  /**
+   * How this connection waits for the write lock: `block` in SQLite's busy handler (up to
+   * busyTimeoutMs), or `yield`: busy_timeout 0, and claims and settle commits retry from a timer
+   * (see LOCK_RETRY_MS). `yield` while the enqueue worker runs.
+   */
+  private lockWait: 'block' | 'yield' = 'block';
+  /** Set by the body of a batch or claim transaction: BEGIN succeeded (see `commitWith`). */
+  private entered = false;
+  /** When settle commits first found the lock taken, while they retry (see `flush`). */
+  private busySince: number | undefined;
   /** The checkpoint worker, once started (see `startCheckpointer`). */
   private checkpointer: Worker | undefined;
   private readonly fsync: (target: string) => Promise<void>;
@@ -325,14 +346,16 @@ export class SqliteQueue implements Queue {
       db.pragma('temp_store = MEMORY');
       this.migrate(db);
       this.st = prepare(db);
-      this.batchTx = db.transaction((d: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[]) =>
-        this.runBatch(d, st, ops, results, failures),
-      );
+      this.batchTx = db.transaction((d: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[]) => {
+        this.entered = true;
+        this.runBatch(d, st, ops, results, failures);
+      });
       this.enqueueTx = db.transaction((st: Statements, project: string, events: IngestEvent[], now: number, window: number) =>
         this.enqueueRows(st, project, events, now, window),
       );
       this.claimTx = db.transaction(
         (d: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[], params: ClaimParams) => {
+          this.entered = true;
           if (ops.length === 0) return claimRows(st, params);
           this.runBatch(d, st, ops, results, failures);
           try {
@@ -386,15 +409,29 @@ export class SqliteQueue implements Queue {
    * file consistent; the next FULL commit (any enqueue) also flushes the earlier NORMAL ones.
    */
   private run<T>(op: string, fn: (db: Database.Database, st: Statements) => T, durability: Durability = 'FULL'): T {
-    // Calls take effect in the order they were made: batched calls still waiting go first.
-    if (this.pending.length > 0) this.flush();
-    const { db, st } = this.use(op);
+    // Occasional calls (release, dead letters, stats, admin) wait for the lock in SQLite, as
+    // they would without the worker: they must run now, and after the batched calls before them.
+    const yielding = this.lockWait === 'yield' && this.db !== undefined;
+    if (yielding) this.setLockWait('block');
     try {
-      this.setSynchronous(st, durability);
-      return fn(db, st);
-    } catch (err) {
-      throw unavailable(op, err);
+      // Calls take effect in the order they were made: batched calls still waiting go first.
+      if (this.pending.length > 0) this.flush();
+      const { db, st } = this.use(op);
+      try {
+        this.setSynchronous(st, durability);
+        return fn(db, st);
+      } catch (err) {
+        throw unavailable(op, err);
+      }
+    } finally {
+      if (yielding && this.db !== undefined) this.setLockWait('yield');
     }
+  }
+
+  private setLockWait(mode: 'block' | 'yield'): void {
+    if (this.lockWait === mode) return;
+    this.db?.pragma(`busy_timeout = ${mode === 'yield' ? 0 : Math.max(0, Math.trunc(this.busyTimeoutMs))}`);
+    this.lockWait = mode;
   }
 
   private setSynchronous(st: Statements, durability: Durability): void {
@@ -453,7 +490,17 @@ export class SqliteQueue implements Queue {
     const ops = this.pending;
     if (ops.length === 0) return;
     this.pending = [];
-    this.commitWith(ops, 'commit', (db, st, results, failures) => this.batchTx!.immediate(db, st, ops, results, failures));
+    // Yielding: retry from a timer while the lock is taken, up to busyTimeoutMs; then one last
+    // try that fails the calls as a blocking wait would have.
+    const retryable = this.lockWait === 'yield' && (this.busySince === undefined || Date.now() - this.busySince < this.busyTimeoutMs);
+    const done = this.commitWith(ops, 'commit', (db, st, results, failures) => this.batchTx!.immediate(db, st, ops, results, failures), retryable);
+    if (done === BUSY) {
+      this.busySince ??= Date.now();
+      this.pending = ops.concat(this.pending);
+      this.settleTimer ??= setTimeout(this.flushSoon, LOCK_RETRY_MS);
+      return;
+    }
+    this.busySince = undefined;
   }
 
   /**
@@ -465,22 +512,25 @@ export class SqliteQueue implements Queue {
     ops: PendingOp[],
     op: string,
     tx: (db: Database.Database, st: Statements, results: unknown[], failures: (QueueUnavailableError | undefined)[]) => T,
-    ownDurability: Durability = 'NORMAL',
-  ): T | undefined {
+    retryable = false,
+  ): T | typeof BUSY | undefined {
     const results: unknown[] = new Array(ops.length);
     const failures: (QueueUnavailableError | undefined)[] = new Array(ops.length);
-    let durability = ownDurability;
+    let durability: Durability = 'NORMAL';
     let enqueues = false;
     for (const o of ops) if (o.kind === 'enqueue') enqueues = true;
     // Enqueues need their commit on disk: an fsync of the WAL off the event loop when we can
     // (`syncWal`), else SQLite's own fsync at commit.
     if (enqueues && this.walPath === undefined) durability = 'FULL';
     let value: T;
+    this.entered = false;
     try {
       const { db, st } = this.use(op);
       this.setSynchronous(st, durability);
       value = tx(db, st, results, failures);
     } catch (err) {
+      // The lock was taken before anything ran: the caller keeps its calls and tries again.
+      if (retryable && !this.entered && (err as { code?: unknown }).code === 'SQLITE_BUSY') return BUSY;
       const failure = unavailable(op, err);
       for (const o of ops) o.reject(o.kind === op ? failure : unavailable(o.kind, err));
       if (op === 'commit') return undefined;
@@ -605,9 +655,11 @@ export class SqliteQueue implements Queue {
   private startEnqueuer(): void {
     try {
       this.enqueuer = new SqliteEnqueuer(path.resolve(this.path), Math.max(0, Math.trunc(this.busyTimeoutMs)), { dedupClaim: DEDUP_CLAIM_SQL, insertDelivery: INSERT_DELIVERY_SQL }, () => {
-        // Never start another: enqueues go back to this connection.
+        // Never start another: enqueues go back to this connection, which waits in SQLite again.
         this.enqueueInWorker = false;
+        this.setLockWait('block');
       });
+      this.setLockWait('yield');
     } catch {
       this.enqueueInWorker = false;
     }
@@ -658,14 +710,24 @@ export class SqliteQueue implements Queue {
     if (this.checkpointer === undefined && this.checkpointInWorker && this.walPath !== undefined && this.db) this.startCheckpointer();
     if (this.enqueuer === undefined && this.enqueueInWorker && this.walPath !== undefined && this.db) this.startEnqueuer();
     const params = { destination, now: at, token, leaseUntil: at + Math.trunc(leaseMs), limit: n };
-    // Batched calls still waiting go first, in the same transaction: one commit instead of two.
-    const ops = this.pending;
-    this.pending = [];
-    this.cancelSettleTimer();
-    const rows = this.commitWith(ops, 'claim', (db, st, results, failures) => this.claimTx!.immediate(db, st, ops, results, failures, params))!;
-    if (!Array.isArray(rows)) throw unavailable('claim', rows.failed);
-    // Already in run_at, then enqueue order (claimRows leases them in the SELECT's order).
-    return rows;
+    const giveUpAt = Date.now() + this.busyTimeoutMs;
+    for (;;) {
+      // Batched calls still waiting go first, in the same transaction: one commit instead of two.
+      const ops = this.pending;
+      this.pending = [];
+      this.cancelSettleTimer();
+      const retryable = this.lockWait === 'yield' && Date.now() < giveUpAt;
+      const rows = this.commitWith(ops, 'claim', (db, st, results, failures) => this.claimTx!.immediate(db, st, ops, results, failures, params), retryable)!;
+      if (rows === BUSY) {
+        // The enqueue worker is committing: serve the event loop and try again in a moment.
+        this.pending = ops.concat(this.pending);
+        await sleep(LOCK_RETRY_MS);
+        continue;
+      }
+      if (!Array.isArray(rows)) throw unavailable('claim', rows.failed);
+      // Already in run_at, then enqueue order (claimRows leases them in the SELECT's order).
+      return rows;
+    }
   }
 
   /** Batched with the other settles and enqueues of this event-loop turn (see `flush`). */
@@ -797,6 +859,7 @@ export class SqliteQueue implements Queue {
 
   async close(): Promise<void> {
     // Calls already made are answered (committed, and synced) before the connection goes.
+    this.setLockWait('block');
     if (this.db && this.pending.length > 0) this.flush();
     while (this.syncing !== undefined) await this.syncing;
     const enqueuer = this.enqueuer;

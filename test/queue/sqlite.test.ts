@@ -487,6 +487,44 @@ describe('SqliteQueue enqueue worker (a server: enqueues commit off the event lo
     }
   });
 
+  it('meanwhile claims and settles wait for the lock without blocking the event loop, and give up after busyTimeoutMs', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const queue = new SqliteQueue({ path: file, busyTimeoutMs: 400 });
+    await queue.open();
+    const locker = new Database(file);
+    try {
+      await queue.enqueue('web', [event('s1'), event('s2'), event('s3')], { now: T0, dedupWindowMs: 0 });
+      const [first] = await queue.claim('d1', 1, T0, 60_000);
+      locker.prepare('BEGIN IMMEDIATE').run();
+      const clock = ticking();
+      const claimed = queue.claim('d1', 1, T0, 60_000);
+      const completed = queue.complete(first!);
+      await sleep(150);
+      const ticksWhileLocked = clock.ticks;
+      locker.prepare('ROLLBACK').run();
+      expect((await claimed).map((i) => i.insertId)).toEqual(['s2']);
+      expect(await completed).toBe(true);
+      expect(ticksWhileLocked).toBeGreaterThanOrEqual(10);
+
+      // A lock held past busyTimeoutMs: the claim fails as a blocking wait would, the loop still ran.
+      locker.prepare('BEGIN IMMEDIATE').run();
+      const started = Date.now();
+      const ticksBefore = clock.ticks;
+      const err = await queue.claim('d1', 1, T0, 60_000).catch((e: unknown) => e);
+      clearInterval(clock.timer);
+      locker.prepare('ROLLBACK').run();
+      expect(err).toBeInstanceOf(QueueUnavailableError);
+      expect((err as Error).message).toContain('SQLITE_BUSY');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(380);
+      expect(clock.ticks - ticksBefore).toBeGreaterThanOrEqual(20);
+      // Nothing was lost: the row is still there for the next claim.
+      expect((await queue.claim('d1', 5, T0, 60_000)).map((i) => i.insertId)).toEqual(['s3']);
+    } finally {
+      locker.close();
+      await queue.close();
+    }
+  });
+
   it('shares de-duplication with enqueues made before it started, and close() answers what was sent to it', async () => {
     const file = path.join(tempDir(), 'q.db');
     const queue = await opened(file);
