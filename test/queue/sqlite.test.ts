@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import ts from 'typescript';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { QueueUnavailableError } from '../../src/errors.js';
 import { SQLITE_MIGRATIONS, SqliteQueue } from '../../src/queue/sqlite.js';
 import { runQueueConformance } from './conformance.js';
@@ -521,6 +521,29 @@ describe('SqliteQueue enqueue worker (a server: enqueues commit off the event lo
       expect((await queue.claim('d1', 5, T0, 60_000)).map((i) => i.insertId)).toEqual(['s3']);
     } finally {
       locker.close();
+      await queue.close();
+    }
+  });
+
+  it('if the worker dies, enqueues go back to the event loop, de-duplication intact', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const queue = await opened(file);
+    const options = { now: T0, dedupWindowMs: 60_000 };
+    try {
+      await queue.claim('d1', 1, T0, 1000);
+      expect(await queue.enqueue('web', [event('before')], options)).toMatchObject({ accepted: 1 });
+      // Fault injection: end the worker as a crash would (its handle is private on purpose).
+      const { enqueuer } = queue as unknown as { enqueuer: { worker: { terminate(): Promise<number> }; failed: boolean } };
+      await enqueuer.worker.terminate();
+      await vi.waitFor(() => expect(enqueuer.failed).toBe(true));
+      expect(await queue.enqueue('web', [event('after'), event('before')], options)).toEqual({
+        accepted: 1,
+        duplicates: 1,
+        duplicateIndexes: [1],
+        deliveries: 1,
+      });
+      expect((await queue.claim('d1', 10, T0, 1000)).map((i) => i.insertId)).toEqual(['before', 'after']);
+    } finally {
       await queue.close();
     }
   });
