@@ -31,6 +31,21 @@ async function opened(file: string): Promise<SqliteQueue> {
   return queue;
 }
 
+/** A queue on a fresh file, and a second connection that takes its write lock as another process would. */
+async function queueAndLocker(busyTimeoutMs: number): Promise<{ file: string; queue: SqliteQueue; locker: Database.Database }> {
+  const file = path.join(tempDir(), 'q.db');
+  const queue = new SqliteQueue({ path: file, busyTimeoutMs });
+  await queue.open();
+  return { file, queue, locker: new Database(file) };
+}
+
+/** One event for destination `d1`; `body` is its Extole request JSON (any value, to make the insert fail). */
+const event = (id: string | null, body: unknown = JSON.stringify({ event_name: id })) => ({
+  insertId: id,
+  event: JSON.stringify({ insert_id: id }),
+  deliveries: [{ destination: 'd1', path: '/v6/async-events', body: body as string }],
+});
+
 runQueueConformance('sqlite (file)', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'extole-queue-'));
   // A folder that does not exist yet: open() creates it.
@@ -52,12 +67,6 @@ runQueueConformance('sqlite (:memory:)', async () => {
 });
 
 describe('SqliteQueue on a file', () => {
-  const event = (id: string | null) => ({
-    insertId: id,
-    event: JSON.stringify({ insert_id: id }),
-    deliveries: [{ destination: 'd1', path: '/v6/async-events', body: JSON.stringify({ event_name: id }) }],
-  });
-
   it('uses WAL and keeps its data across close and reopen (migrations run once)', async () => {
     const file = path.join(tempDir(), 'q.db');
     const a = await opened(file);
@@ -166,10 +175,7 @@ describe('SqliteQueue on a file', () => {
   });
 
   it('fails fast with QueueUnavailableError (SQLITE_BUSY) while another process holds the write lock', async () => {
-    const file = path.join(tempDir(), 'q.db');
-    const queue = new SqliteQueue({ path: file, busyTimeoutMs: 50 });
-    await queue.open();
-    const locker = new Database(file);
+    const { queue, locker } = await queueAndLocker(50);
     try {
       locker.prepare('BEGIN IMMEDIATE').run();
       const err = await queue.enqueue('web', [event('x')], { now: T0, dedupWindowMs: 0 }).catch((e: unknown) => e);
@@ -275,12 +281,6 @@ function truncateWal(raw: Database.Database): void {
 }
 
 describe('SqliteQueue group commit (one transaction per event-loop turn)', () => {
-  const event = (id: string, body: unknown = JSON.stringify({ event_name: id })) => ({
-    insertId: id,
-    event: JSON.stringify({ insert_id: id }),
-    deliveries: [{ destination: 'd1', path: '/v6/async-events', body: body as string }],
-  });
-
   /** A queue file with `n` rows enqueued and claimed, and a second connection to empty its WAL. */
   async function claimedRows(n: number) {
     const file = path.join(tempDir(), 'q.db');
@@ -378,12 +378,6 @@ describe('SqliteQueue group commit (one transaction per event-loop turn)', () =>
 });
 
 describe('SqliteQueue enqueue durability (fsync of the WAL off the event loop)', () => {
-  const event = (id: string) => ({
-    insertId: id,
-    event: JSON.stringify({ insert_id: id }),
-    deliveries: [{ destination: 'd1', path: '/v6/async-events', body: '{}' }],
-  });
-
   /** An fsync the test finishes by hand; records what was synced. */
   function manualFsync() {
     const calls: { target: string; finish: (err?: Error) => void }[] = [];
@@ -451,21 +445,13 @@ describe('SqliteQueue enqueue durability (fsync of the WAL off the event loop)',
 });
 
 describe('SqliteQueue enqueue worker (a server: enqueues commit off the event loop once it claims)', () => {
-  const event = (id: string) => ({
-    insertId: id,
-    event: JSON.stringify({ insert_id: id }),
-    deliveries: [{ destination: 'd1', path: '/v6/async-events', body: JSON.stringify({ event_name: id }) }],
-  });
   const ticking = () => {
     const clock = { ticks: 0, timer: setInterval(() => clock.ticks++, 5) };
     return clock;
   };
 
   it('after the first claim, an enqueue waiting for another connection’s lock leaves the event loop free', async () => {
-    const file = path.join(tempDir(), 'q.db');
-    const queue = new SqliteQueue({ path: file, busyTimeoutMs: 3000 });
-    await queue.open();
-    const locker = new Database(file);
+    const { queue, locker } = await queueAndLocker(3000);
     try {
       await queue.claim('d1', 1, T0, 1000);
       locker.prepare('BEGIN IMMEDIATE').run();
@@ -488,10 +474,7 @@ describe('SqliteQueue enqueue worker (a server: enqueues commit off the event lo
   });
 
   it('meanwhile claims and settles wait for the lock without blocking the event loop, and give up after busyTimeoutMs', async () => {
-    const file = path.join(tempDir(), 'q.db');
-    const queue = new SqliteQueue({ path: file, busyTimeoutMs: 400 });
-    await queue.open();
-    const locker = new Database(file);
+    const { queue, locker } = await queueAndLocker(400);
     try {
       await queue.enqueue('web', [event('s1'), event('s2'), event('s3')], { now: T0, dedupWindowMs: 0 });
       const [first] = await queue.claim('d1', 1, T0, 60_000);
