@@ -172,6 +172,11 @@ export function enqueueFlatRows(
   return result;
 }
 
+/** Where better-sqlite3 is, for a worker thread (eval'd CommonJS) to `require` the same driver. */
+export function sqliteDriverPath(): string {
+  return createRequire(import.meta.url).resolve('better-sqlite3');
+}
+
 /** The statements the worker runs, shared with the in-thread path so both write the same rows. */
 export interface EnqueueSql {
   dedupClaim: string;
@@ -197,7 +202,7 @@ export class SqliteEnqueuer {
   constructor(file: string, busyTimeoutMs: number, sql: EnqueueSql, onFailure: () => void) {
     this.worker = new Worker(workerSource(), {
       eval: true,
-      workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), path: file, busyTimeoutMs, sql },
+      workerData: { driver: sqliteDriverPath(), path: file, busyTimeoutMs, sql },
     });
     // Held only while answers are due: an idle worker never keeps the process alive.
     this.worker.unref();

@@ -7,7 +7,6 @@
 import { mkdirSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -23,7 +22,7 @@ import type {
   Queue,
   QueueItem,
 } from './types.js';
-import { SqliteEnqueuer, enqueueFlatRows, flattenEvents } from './sqlite-enqueuer.js';
+import { SqliteEnqueuer, enqueueFlatRows, flattenEvents, sqliteDriverPath } from './sqlite-enqueuer.js';
 import { deadLetterLimitSql, deadLetterValues, isQueueId, newLeaseToken, queueUnavailable, toDeadLetter } from './common.js';
 import type { DeadLetterRowOf, DeliveryRowOf, SettleRef } from './common.js';
 
@@ -52,12 +51,6 @@ export interface SqliteQueueOptions {
    * inside commits on the event loop. Default true; see `startCheckpointer`.
    */
   checkpointInWorker?: boolean;
-  /**
-   * Commit enqueues from a worker thread with its own connection once delivery starts (the first
-   * `claim`), so ingestion and delivery do not share one event loop. Default true; see
-   * `SqliteEnqueuer`. Needs a WAL file (not `:memory:`).
-   */
-  enqueueInWorker?: boolean;
 }
 
 /**
@@ -266,7 +259,8 @@ export class SqliteQueue implements Queue {
   private syncWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private dirSynced = false;
   private checkpointInWorker: boolean;
-  private enqueueInWorker: boolean;
+  /** False once the enqueue worker has failed: enqueues stay on this connection. */
+  private enqueueInWorker = true;
   /** The enqueue worker, once started (see `SqliteEnqueuer`). */
   private enqueuer: SqliteEnqueuer | undefined;
   /**
@@ -311,7 +305,6 @@ export class SqliteQueue implements Queue {
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     this.fsync = options.fsync ?? fsyncPath;
     this.checkpointInWorker = options.checkpointInWorker ?? true;
-    this.enqueueInWorker = options.enqueueInWorker ?? true;
   }
 
   /** Opens the file (creating its folder), sets the pragmas and applies pending migrations. */
@@ -460,6 +453,11 @@ export class SqliteQueue implements Queue {
     });
   }
 
+  /** Calls taken for a transaction that could not start go back first, ahead of any made since. */
+  private requeue(ops: PendingOp[]): void {
+    this.pending = ops.concat(this.pending);
+  }
+
   /** The waiting calls are being committed now: the settle timer has nothing left to do. */
   private cancelSettleTimer(): void {
     if (this.settleTimer === undefined) return;
@@ -496,7 +494,7 @@ export class SqliteQueue implements Queue {
     const done = this.commitWith(ops, 'commit', (db, st, results, failures) => this.batchTx!.immediate(db, st, ops, results, failures), retryable);
     if (done === BUSY) {
       this.busySince ??= Date.now();
-      this.pending = ops.concat(this.pending);
+      this.requeue(ops);
       this.settleTimer ??= setTimeout(this.flushSoon, LOCK_RETRY_MS);
       return;
     }
@@ -633,7 +631,7 @@ export class SqliteQueue implements Queue {
     try {
       worker = new Worker(CHECKPOINT_WORKER, {
         eval: true,
-        workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), path: path.resolve(this.path), intervalMs: CHECKPOINT_INTERVAL_MS },
+        workerData: { driver: sqliteDriverPath(), path: path.resolve(this.path), intervalMs: CHECKPOINT_INTERVAL_MS },
       });
     } catch {
       this.checkpointInWorkerFailed();
@@ -707,8 +705,11 @@ export class SqliteQueue implements Queue {
     if (n <= 0) return [];
     const at = Math.trunc(now);
     const token = newLeaseToken();
-    if (this.checkpointer === undefined && this.checkpointInWorker && this.walPath !== undefined && this.db) this.startCheckpointer();
-    if (this.enqueuer === undefined && this.enqueueInWorker && this.walPath !== undefined && this.db) this.startEnqueuer();
+    // A delivering server (never `replay` or `dlq`) moves checkpoints and enqueues to worker threads.
+    if (this.walPath !== undefined && this.db) {
+      if (this.checkpointer === undefined && this.checkpointInWorker) this.startCheckpointer();
+      if (this.enqueuer === undefined && this.enqueueInWorker) this.startEnqueuer();
+    }
     const params = { destination, now: at, token, leaseUntil: at + Math.trunc(leaseMs), limit: n };
     const giveUpAt = Date.now() + this.busyTimeoutMs;
     for (;;) {
@@ -720,7 +721,7 @@ export class SqliteQueue implements Queue {
       const rows = this.commitWith(ops, 'claim', (db, st, results, failures) => this.claimTx!.immediate(db, st, ops, results, failures, params), retryable)!;
       if (rows === BUSY) {
         // The enqueue worker is committing: serve the event loop and try again in a moment.
-        this.pending = ops.concat(this.pending);
+        this.requeue(ops);
         await sleep(LOCK_RETRY_MS);
         continue;
       }
