@@ -258,8 +258,10 @@ const CLAIM_FACTOR = 2;
 /**
  * Rows whose request has been answered but whose settle (a queue write) has not finished yet do
  * not hold a request slot; this bounds how many of them there can be, as a multiple of the limit.
+ * It is also the most a crashed server can leave to be delivered twice, per destination: its
+ * requests in flight plus its answered rows not yet settled (README, "Guarantees").
  */
-const UNSETTLED_FACTOR = 4;
+export const UNSETTLED_FACTOR = 4;
 /**
  * A buffered row is sent only while its lease outlives the request timeout by this much; a lease
  * that lapsed under a live request would let another worker send the event twice.
