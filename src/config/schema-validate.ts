@@ -3,10 +3,9 @@
  * diagnostics (unknown keys with did-you-mean, missing keys, types, enums, sizes, durations,
  * collapsed anyOf/oneOf noise).
  */
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
 import { closest, distance } from 'fastest-levenshtein';
+import { destination as validateDestination, extoleConfig as validateExtoleConfig } from '../generated/validators.js';
 import type { RuleId } from './diagnostics.js';
 import { loadSchema } from './schemas.js';
 import type { JsonSchema } from './schemas.js';
@@ -24,42 +23,22 @@ export interface SchemaProblem {
 
 type SchemaName = 'extole-config' | 'destination';
 
-// ajv-formats is CommonJS with a default export; under NodeNext it arrives as the module object.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as unknown as (ajv: Ajv2020) => void;
-
-let ajvInstance: Ajv2020 | undefined;
-const validators = new Map<SchemaName, ValidateFunction>();
-
-function validator(name: SchemaName): ValidateFunction {
-  let validate = validators.get(name);
-  if (!validate) {
-    if (!ajvInstance) {
-      ajvInstance = new Ajv2020({
-        allErrors: true,
-        verbose: true, // parentSchema on errors: did-you-mean candidates, pattern kinds
-        useDefaults: true,
-        $data: false, // never: schema values must not come from data
-        strict: true,
-        strictTypes: false, // `required` inside oneOf branches without `type` is intended
-        strictRequired: false,
-        logger: false,
-      });
-      ajvInstance.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
-      ajvInstance.addKeyword({ keyword: 'x-jsonata', schemaType: 'boolean' });
-      addFormats(ajvInstance);
-    }
-    validate = ajvInstance.compile(loadSchema(name));
-    validators.set(name, validate);
-  }
-  return validate;
-}
+/**
+ * The validators, compiled from the schemas by `npm run gen:types` (ajv standalone code, with
+ * the options in scripts/gen-types.mjs) rather than at every start; a test fails when they are
+ * older than the schemas.
+ */
+const validators: Record<SchemaName, ValidateFunction> = {
+  'extole-config': validateExtoleConfig as ValidateFunction,
+  destination: validateDestination as ValidateFunction,
+};
 
 /**
  * Validates `data` IN PLACE against a shipped schema (defaults are written into it, so pass a
  * copy) and returns every problem, translated.
  */
 export function validateAgainstSchema(name: SchemaName, data: unknown): SchemaProblem[] {
-  const validate = validator(name);
+  const validate = validators[name];
   if (validate(data)) return [];
   return translateErrors([...(validate.errors ?? [])], data, loadSchema(name));
 }
