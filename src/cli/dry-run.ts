@@ -129,8 +129,18 @@ class LineWriter {
     const chunk = this.redact(this.buffer);
     this.buffer = '';
     if (!this.out.write(chunk)) {
-      // Wait for the reader, or stop if the stream breaks or closes meanwhile.
-      await Promise.race([once(this.out, 'drain'), once(this.out, 'close'), once(this.out, 'error')]).catch(() => undefined);
+      // Wait for the reader, or stop if the stream breaks or closes meanwhile. The abort takes
+      // the two listeners that did not fire off again: without it every wait for a slow reader
+      // left a 'close' and an 'error' listener behind (and Node warned of a leak after ten).
+      const waited = new AbortController();
+      const { signal } = waited;
+      try {
+        await Promise.race([once(this.out, 'drain', { signal }), once(this.out, 'close', { signal }), once(this.out, 'error', { signal })]);
+      } catch {
+        // 'error' (handled by onError) or the abort itself
+      } finally {
+        waited.abort();
+      }
       if (this.out.destroyed) this.closed = true;
     }
   }

@@ -87,9 +87,17 @@ describe('dryRun', () => {
     const event = (i: number) => JSON.stringify({ event_type: 'Sign Up', user_id: `user${i}@example.com`, insert_id: `id-${i}`, time: i });
     const input = Readable.from([Array.from({ length: 3000 }, (_, i) => event(i)).join('\n')]);
     const out = new Collector(true);
+    const listeners = (): number[] => ['drain', 'close', 'error', 'finish'].map((e) => out.listenerCount(e));
+    const before = listeners();
+    const drains = { count: 0 };
+    out.on('drain', () => drains.count++);
     await dryRun(input, { transformers: [transformers[1]!], project: 'web-prod', source: 'x', out, err: new Collector() });
     const ids = out.text.trim().split('\n').map((l) => (JSON.parse(l) as { insert_id: string }).insert_id);
     expect(ids).toEqual(Array.from({ length: 3000 }, (_, i) => `id-${i}`));
+    // It waited for the reader many times, and every wait took its listeners with it.
+    expect(drains.count).toBeGreaterThan(10);
+    out.removeAllListeners('drain');
+    expect(listeners()).toEqual(before);
   });
 
   it('stops quietly when the reader goes away', async () => {
