@@ -19,7 +19,7 @@ import type { LoadedConfig, LoadedDestination, LoadedProject, NodePath } from '.
 import { addDefaultObjects, isPlainObject, walkWithSchema } from './schema-walk.js';
 import { pathLabel, validateAgainstSchema } from './schema-validate.js';
 import { loadSchema } from './schemas.js';
-import { scanSecrets } from './secrets.js';
+import { redactionTexts, redactorFor, scanSecrets } from './secrets.js';
 import type { ResolvedSecret } from './secrets.js';
 import { linePos, locate, locateKey, nodeAt, parseSource, scalarOffsets } from './yaml-source.js';
 import type { SourceFile } from './yaml-source.js';
@@ -117,10 +117,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     (fileOrder.get(a.file) ?? fileOrder.size) - (fileOrder.get(b.file) ?? fileOrder.size) ||
     a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
 
-  const raw = allSecrets.map((s) => s.value).filter((v): v is string => v !== undefined && v !== '');
-  // Also each value as it reads inside a JSON string (log lines, --format json): a secret with a
-  // quote, backslash or control character is escaped there and would not match raw.
-  const values = [...new Set([...raw, ...raw.map((v) => JSON.stringify(v).slice(1, -1))])].sort((a, b) => b.length - a.length);
+  const secretValues = [...new Set(allSecrets.map((s) => s.value).filter((v): v is string => v !== undefined && v !== ''))];
+  const redact = redactorFor(redactionTexts(secretValues));
   return {
     rootFile,
     rootDir,
@@ -133,7 +131,8 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<LoadedConfig>
     diagnostics,
     ok: !diagnostics.some((d) => d.severity === 'error'),
     revision: await revisionOf(rootDir, hashed),
-    redact: (text: string) => values.reduce((out, value) => out.split(value).join('***'), text),
+    secretValues,
+    redact,
   };
 }
 

@@ -59,6 +59,8 @@ export interface LoadedConfig {
   ok: boolean;
   /** Config revision: content hash of all files, plus the git commit of the root folder when known. */
   revision: { hash: string; git?: string; label: string };
+  /** The resolved secret values (distinct, none empty): what `redact` hides. */
+  secretValues: readonly string[];
   /** Replace every resolved secret value in `text` with `***`. */
   redact(text: string): string;
 }

@@ -147,3 +147,20 @@ export function secretFields(schema: JsonSchema): string[] {
   visit(schema);
   return [...names];
 }
+
+/**
+ * The texts to hide for these secret values: each value, and each as it reads inside a JSON
+ * string (log lines, `--format json`), where a quote, backslash or control character is escaped
+ * and the raw value would not match. Longest first, so a value that contains another is hidden
+ * whole. Empty values are left out.
+ */
+export function redactionTexts(values: Iterable<string | undefined>): string[] {
+  const raw = [...values].filter((v): v is string => v !== undefined && v !== '');
+  return [...new Set([...raw, ...raw.map((v) => JSON.stringify(v).slice(1, -1))])].sort((a, b) => b.length - a.length);
+}
+
+/** A function that replaces every one of `texts` (see `redactionTexts`) in its input with `***`. */
+export function redactorFor(texts: readonly string[]): (text: string) => string {
+  return (text) => texts.reduce((out, value) => out.split(value).join('***'), text);
+}
+

@@ -34,8 +34,9 @@ export const REDACT_PATHS: string[] = [
 export type Redactor = (text: string) => string;
 
 /**
- * Build the process logger. `redactors` is read on every line (not copied), so a reload that
- * adds a config's redactor protects lines logged from then on.
+ * Build the process logger. Every line goes through `redactors`, read on every line (not
+ * copied); the runtime passes one redactor that each reload extends with the new config's
+ * secrets, so lines logged from then on hide them too.
  */
 export function createLogger(opts: {
   level?: LevelWithSilent;

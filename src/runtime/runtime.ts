@@ -11,6 +11,7 @@ import type { LoadedConfig } from '../config/model.js';
 import { parseDuration, parseSize } from '../config/units.js';
 import { loadConfig } from '../config/load.js';
 import { formatDiagnostics } from '../config/format.js';
+import { redactionTexts, redactorFor } from '../config/secrets.js';
 import type { Transformer } from '../compile/types.js';
 import { compileDestination } from '../compile/transformer.js';
 import type { Queue, DestinationQueueStats } from '../queue/types.js';
@@ -150,6 +151,26 @@ function describeMissing(refs: readonly string[]): string {
 }
 
 /**
+ * Hides every secret value that any config of this runtime has held: a secret replaced by a
+ * reload may still turn up afterwards (a retry's error, a late log line). It keeps the values,
+ * not the configs they came from (a config holds its YAML sources and compiled mappings), and
+ * one redactor over all of them, rebuilt only when a reload brings a value not seen before.
+ */
+class SecretRedaction {
+  private readonly values = new Set<string>();
+  private redactAll: Redactor = (text) => text;
+  /** Stable: the logger and the live view keep this one function. */
+  readonly redact: Redactor = (text) => this.redactAll(text);
+
+  /** Hide these values too, from now on. */
+  add(values: Iterable<string>): void {
+    const before = this.values.size;
+    for (const value of values) this.values.add(value);
+    if (this.values.size !== before) this.redactAll = redactorFor(redactionTexts(this.values));
+  }
+}
+
+/**
  * The runtime server's core. Build with `Runtime.start()`; hand it to `buildServer()`.
  */
 export class Runtime {
@@ -169,7 +190,7 @@ export class Runtime {
   private closing: Promise<void> | null = null;
   private reloading: Promise<ReloadResult> | null = null;
   private pruneTimer: NodeJS.Timeout | undefined;
-  private readonly redactors: Redactor[];
+  private readonly redaction: SecretRedaction;
   private readonly options: RuntimeOptions;
 
   private constructor(args: {
@@ -177,7 +198,7 @@ export class Runtime {
     active: ActiveConfig;
     queue: Queue;
     logger: Logger;
-    redactors: Redactor[];
+    redaction: SecretRedaction;
     metrics: Metrics;
     delivery: DeliveryManager | undefined;
     clock: Clock;
@@ -187,7 +208,7 @@ export class Runtime {
     this.activeConfig = args.active;
     this.queue = args.queue;
     this.logger = args.logger;
-    this.redactors = args.redactors;
+    this.redaction = args.redaction;
     this.metrics = args.metrics;
     this.delivery = args.delivery;
     this.clock = args.clock;
@@ -202,12 +223,13 @@ export class Runtime {
    */
   static async start(options: RuntimeOptions): Promise<Runtime> {
     const loaded = await loadConfig({ configPath: options.configPath, cwd: options.cwd, env: options.env });
-    const redactors: Redactor[] = [(text) => loaded.redact(text)];
+    const redaction = new SecretRedaction();
+    redaction.add(loaded.secretValues);
     const problem = Runtime.startProblem(loaded, options.requireSecrets ?? 'all', options.cwd);
     if (problem) throw problem;
     const active = Runtime.activate(loaded, options);
     const level = options.logLevel ?? loaded.root.server?.log_level ?? 'info';
-    const logger = createLogger({ level, out: options.logOut, redactors });
+    const logger = createLogger({ level, out: options.logOut, redactors: [redaction.redact] });
     const metrics = options.metrics ?? new Metrics({ defaultMetrics: options.delivery !== false });
     const clock = options.clock ?? systemClock;
     const queue = (options.queueFactory ?? createQueue)(loaded);
@@ -216,9 +238,9 @@ export class Runtime {
     } catch (err) {
       throw new QueueUnavailableError(`cannot open the ${queue.driver} queue: ${loaded.redact(errorText(err))}`, { cause: err });
     }
-    // Every line of the live view goes through every redactor this runtime will ever have.
+    // Every line of the live view hides every secret this runtime will ever have loaded.
     const live = new LiveHub({
-      redact: (text) => redactors.reduce((out, r) => r(out), text),
+      redact: redaction.redact,
       onDropped: (lines) => metrics.liveDroppedLines.inc(lines),
     });
     let delivery: DeliveryManager | undefined;
@@ -234,7 +256,7 @@ export class Runtime {
         destinations: active.deliveryDestinations,
       });
     }
-    const runtime = new Runtime({ options, active, queue, logger, redactors, metrics, delivery, clock, live });
+    const runtime = new Runtime({ options, active, queue, logger, redaction, metrics, delivery, clock, live });
     runtime.queueOpen = true;
     runtime.setConfigInfo();
     if (delivery) {
@@ -409,7 +431,7 @@ export class Runtime {
       return reject([old.loaded.redact(errorText(err))]);
     }
     // Protect log lines from the new config's secret values from now on, whatever happens next.
-    this.redactors.push((text) => loaded.redact(text));
+    this.redaction.add(loaded.secretValues);
     const problem = Runtime.startProblem(loaded, this.options.requireSecrets ?? 'all', this.options.cwd);
     if (problem) {
       const lines = problem.message.split('\n').filter((l) => l.trim() !== '');
@@ -461,9 +483,7 @@ export class Runtime {
 
   /** Replace every secret value known to this runtime (all configs it loaded) with `***`. */
   redact(text: string): string {
-    let out = text;
-    for (const r of this.redactors) out = r(out);
-    return out;
+    return this.redaction.redact(text);
   }
 
   /** Refresh `queue_depth{destination}` from the queue (before a /metrics scrape). */
