@@ -149,13 +149,13 @@ export function secretFields(schema: JsonSchema): string[] {
 }
 
 /**
- * The texts to hide for these secret values: each value, and each as it reads inside a JSON
- * string (log lines, `--format json`), where a quote, backslash or control character is escaped
- * and the raw value would not match. Longest first, so a value that contains another is hidden
- * whole. Empty values are left out.
+ * The texts to hide for these (non-empty) secret values: each value, and each as it reads inside
+ * a JSON string (log lines, `--format json`), where a quote, backslash or control character is
+ * escaped and the raw value would not match. Longest first, so a value that contains another is
+ * hidden whole.
  */
-export function redactionTexts(values: Iterable<string | undefined>): string[] {
-  const raw = [...values].filter((v): v is string => v !== undefined && v !== '');
+export function redactionTexts(values: Iterable<string>): string[] {
+  const raw = [...values];
   return [...new Set([...raw, ...raw.map((v) => JSON.stringify(v).slice(1, -1))])].sort((a, b) => b.length - a.length);
 }
 
@@ -163,4 +163,3 @@ export function redactionTexts(values: Iterable<string | undefined>): string[] {
 export function redactorFor(texts: readonly string[]): (text: string) => string {
   return (text) => texts.reduce((out, value) => out.split(value).join('***'), text);
 }
-
