@@ -30,7 +30,8 @@ export function endToEndUnavailable() {
   return missing.length > 0 ? `the server is not built (${missing.join(', ')} missing)` : undefined;
 }
 
-async function freePort() {
+/** A free TCP port on 127.0.0.1. */
+export async function freePort() {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -41,7 +42,7 @@ async function freePort() {
 }
 
 /** The test Extole child: `{ url, count(), reset(), stop() }`. */
-async function startTestExtole() {
+export async function startTestExtole() {
   const child = fork(path.join(REPO_ROOT, 'bench/test-extole.mjs'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const [{ port }] = await once(child, 'message');
   const ask = async (message) => {
