@@ -8,7 +8,7 @@
  * the whole run: senders post `/batch` at `--rate` events/s, the config is reloaded every
  * `--reload-ms` (POST /-/reload), `/metrics` and `/status` are scraped every second, and a live
  * viewer (`/events/live`) connects for half a second every second. Then it waits until the test
- * Extole has seen every event once. Reported after a warm-up: the server's JS heap in use after
+ * Extole has had one request per accepted event. Reported after a warm-up: the server's JS heap in use after
  * each full garbage collection (from `--trace-gc`) and its trend in MB per minute, and, by
  * thirds of the run, RSS and open file descriptors.
  * Informational: nothing here is a target. A leak shows as a heap that keeps rising with time
@@ -84,19 +84,26 @@ const serve = spawn(process.execPath, ['--trace-gc', BIN, 'serve', '--config', p
   env: { ...process.env, SOAK_API_KEY: API_KEY, SOAK_ADMIN_TOKEN: ADMIN, SOAK_EXTOLE_TOKEN: 'soak-extole-token' },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
-// The banner and warnings go to stderr: kept, and shown only if something goes wrong. GC
-// traces go to stdout (Node prints them there): the heap after each full collection is kept.
+// The banner goes to stderr: kept, and shown if serve does not start. stdout carries the JSON
+// log lines (warnings and errors are counted) and V8's GC traces (the heap after each full
+// collection is kept).
 let serveStderr = '';
 serve.stderr.setEncoding('utf8').on('data', (chunk) => (serveStderr = (serveStderr + chunk).slice(-20_000)));
-const afterFullGc = []; // [seconds since the run started (negative before), heap in use MB]
+const afterFullGc = []; // main thread: [seconds since the run started (negative before), heap in use MB]
+const problems = []; // log lines of level warn (40) and above
 let runStart = Infinity;
-let gcTail = '';
+let mainIsolate; // GC traces name their isolate; the worker threads' have their own, small heaps
+let stdoutTail = '';
 serve.stdout.setEncoding('utf8').on('data', (chunk) => {
-  const lines = (gcTail + chunk).split('\n');
-  gcTail = lines.pop();
+  const lines = (stdoutTail + chunk).split('\n');
+  stdoutTail = lines.pop();
   for (const line of lines) {
-    const full = /Mark-Compact[^>]*-> ([\d.]+) \(/.exec(line);
-    if (full) afterFullGc.push([(performance.now() - runStart) / 1000, Number(full[1])]);
+    const trace = /^\[\d+:(0x[0-9a-f]+)\]/.exec(line);
+    if (trace) {
+      mainIsolate ??= trace[1]; // the main thread collects first, before any worker starts
+      const full = /Mark-Compact[^>]*-> ([\d.]+) \(/.exec(line);
+      if (full && trace[1] === mainIsolate) afterFullGc.push([(performance.now() - runStart) / 1000, Number(full[1])]);
+    } else if (/^\{"level":(4|5|6)0,/.test(line)) problems.push(line);
   }
 });
 const url = `http://127.0.0.1:${port}`;
@@ -201,14 +208,15 @@ try {
   const cpus = os.cpus();
   console.log(`soak: ${SECONDS} s on ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}`);
   console.log(`  reloads            ${reloads} (${reloadFailures} failed), one every ${RELOAD_MS} ms`);
-  console.log(`  events             ${sent} sent with 200 (${failed} requests failed), ${seen} delivered${seen === sent ? ', each once' : ''}`);
+  console.log(`  events             ${sent} accepted with 200 (${failed} requests failed); the test Extole got ${seen} requests for them`);
   console.log(`  after ${warmupSeconds} s of warm-up, by thirds of the rest (${steady.length} samples, one a second):`);
   console.log(`    JS heap          ${shown.map(([, h]) => h.toFixed(1)).join(', ')} MB in use after full collections (${gcs.length} of them)`);
   console.log(`    heap trend       ${gcs.length >= 3 ? `${slopePerMinute >= 0 ? '+' : ''}${slopePerMinute.toFixed(2)} MB per minute (least squares over those collections)` : 'too few full collections to tell: run longer'}`);
   console.log(`    RSS              ${byThird(highest(1, 0))} MB (highest)`);
   console.log(`    file descriptors ${byThird(highest(2, 0))} (highest)`);
   console.log(`  at the start       RSS ${first.rss.toFixed(0)} MB, ${first.fds} descriptors; at the end ${last.rss.toFixed(0)} MB, ${last.fds}`);
-  if (seen !== sent) process.exitCode = 1;
+  console.log(`  serve's warnings   ${problems.length}${problems.length > 0 ? `, first:\n    ${problems.slice(0, 3).join('\n    ')}` : ''}`);
+  if (seen !== sent || failed > 0 || reloadFailures > 0) process.exitCode = 1;
 } finally {
   serve.kill('SIGTERM');
   await once(serve, 'exit');
