@@ -22,7 +22,10 @@ import { readRawSamples, REPO_ROOT } from './samples.mjs';
 
 const BIN = path.join(REPO_ROOT, 'dist/bin/extole-stream.js');
 const SERVER_PARTS = ['dist/cli/commands/serve.js', 'dist/server/app.js', 'dist/runtime/runtime.js'];
-const API_KEY = 'bench-amplitude-key-0001';
+export const API_KEY = 'bench-amplitude-key-0001';
+export const ADMIN_TOKEN = 'bench-admin-token-0001';
+/** The secrets `writeConfig`'s files refer to, for serve's environment. */
+export const BENCH_SECRETS = { BENCH_AMPLITUDE_API_KEY: API_KEY, BENCH_EXTOLE_TOKEN: 'bench-extole-token', BENCH_ADMIN_TOKEN: ADMIN_TOKEN };
 
 /** Why the end-to-end part cannot run, or undefined when it can try. */
 export function endToEndUnavailable() {
@@ -126,8 +129,11 @@ async function drive(pool, requestFor, count, concurrency) {
   return latencies;
 }
 
-/** Write the temp config (root file + one destination) and return its path. */
-function writeConfig(dir, { serverPort, extoleUrl, concurrency }) {
+/**
+ * Write the temp config (root file + one destination) and return its path. With `adminToken`,
+ * `/status`, `/-/reload` and `/events/live` take `Bearer ADMIN_TOKEN`. Secrets: `BENCH_SECRETS`.
+ */
+export function writeConfig(dir, { serverPort, extoleUrl, concurrency, adminToken = false }) {
   mkdirSync(path.join(dir, 'destinations'), { recursive: true });
   writeFileSync(
     path.join(dir, 'extole.config.yaml'),
@@ -141,6 +147,7 @@ function writeConfig(dir, { serverPort, extoleUrl, concurrency }) {
       '  host: 127.0.0.1',
       `  port: ${serverPort}`,
       '  log_level: warn',
+      ...(adminToken ? ['  admin_token: ${env:BENCH_ADMIN_TOKEN}'] : []),
       'queue:',
       '  driver: sqlite',
       '  path: queue.db',
@@ -224,7 +231,7 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     const nodeArgs = (process.env.BENCH_SERVE_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     serve = spawn(process.execPath, [...nodeArgs, BIN, 'serve', '--config', configPath], {
       cwd: tmpDir,
-      env: { ...process.env, BENCH_AMPLITUDE_API_KEY: API_KEY, BENCH_EXTOLE_TOKEN: 'bench-extole-token' },
+      env: { ...process.env, ...BENCH_SECRETS },
       stdio: ['ignore', logFd, logFd],
     });
     closeSync(logFd);

@@ -17,14 +17,14 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Pool, request } from 'undici';
-import { freePort, startTestExtole } from './e2e.mjs';
+import { ADMIN_TOKEN, API_KEY, BENCH_SECRETS, freePort, startTestExtole, writeConfig } from './e2e.mjs';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(REPO, 'dist/bin/extole-stream.js');
@@ -38,50 +38,17 @@ const { values: args } = parseArgs({
 const SECONDS = Number(args.seconds);
 const RATE = Number(args.rate);
 const RELOAD_MS = Number(args['reload-ms']);
-const API_KEY = 'soak-amplitude-key-0001';
-const ADMIN = 'soak-admin-token-0001';
-
 const dir = mkdtempSync(path.join(os.tmpdir(), 'extole-stream-soak-'));
 const extole = await startTestExtole();
 const port = await freePort();
-mkdirSync(path.join(dir, 'destinations'));
-writeFileSync(
-  path.join(dir, 'extole.config.yaml'),
-  `version: 1
-destinations: destinations/*.yaml
-projects:
-  - key: soak
-    api_key: \${env:SOAK_API_KEY}
-server:
-  host: 127.0.0.1
-  port: ${port}
-  log_level: warn
-  admin_token: \${env:SOAK_ADMIN_TOKEN}
-queue:
-  path: queue.db
-`,
-);
-writeFileSync(
-  path.join(dir, 'destinations', 'soak.yaml'),
-  `name: soak
-projects: [soak]
-extole:
-  access_token: \${env:SOAK_EXTOLE_TOKEN}
-  base_url: ${extole.url}
-events:
-  - type: "*"
-identity:
-  email: user_id
-mapping:
-  data:
-    partner_conversion_id: insert_id
-`,
-);
+// The end-to-end benchmark's config (its destination's concurrency is the default, 16), with
+// the admin token that reloads, /status and the live view need.
+const configPath = writeConfig(dir, { serverPort: port, extoleUrl: extole.url, concurrency: 16, adminToken: true });
 // --trace-gc: after each full (mark-compact) collection V8 prints the heap still in use, the
 // figure that shows a leak; /metrics's heap gauge also counts garbage not yet collected.
-const serve = spawn(process.execPath, ['--trace-gc', BIN, 'serve', '--config', path.join(dir, 'extole.config.yaml')], {
+const serve = spawn(process.execPath, ['--trace-gc', BIN, 'serve', '--config', configPath], {
   cwd: dir,
-  env: { ...process.env, SOAK_API_KEY: API_KEY, SOAK_ADMIN_TOKEN: ADMIN, SOAK_EXTOLE_TOKEN: 'soak-extole-token' },
+  env: { ...process.env, ...BENCH_SECRETS },
   stdio: ['ignore', 'pipe', 'pipe'],
 });
 // The banner goes to stderr: kept, and shown if serve does not start. stdout carries the JSON
@@ -107,7 +74,7 @@ serve.stdout.setEncoding('utf8').on('data', (chunk) => {
   }
 });
 const url = `http://127.0.0.1:${port}`;
-const admin = { authorization: `Bearer ${ADMIN}` };
+const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 try {
   for (let i = 0; ; i++) {
