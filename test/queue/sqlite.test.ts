@@ -280,6 +280,23 @@ function truncateWal(raw: Database.Database): void {
   expect(result).toMatchObject({ busy: 0, log: 0 });
 }
 
+describe('SqliteQueue claim sizes', () => {
+  it('a claim of each size from 1 to 300 (past the per-size statement cache) takes exactly that many rows, oldest first', async () => {
+    const queue = await opened(path.join(tempDir(), 'q.db'));
+    const total = (300 * 301) / 2;
+    const ids = Array.from({ length: total }, (_, i) => `e${i}`);
+    await queue.enqueue('web', ids.map((id) => event(id)), { now: T0, dedupWindowMs: 0 });
+    let next = 0;
+    for (let size = 1; size <= 300; size++) {
+      const items = await queue.claim('d1', size, T0, 60_000);
+      expect(items.map((item) => item.insertId)).toEqual(ids.slice(next, next + size));
+      next += size;
+    }
+    expect(await queue.claim('d1', 5, T0, 60_000)).toEqual([]);
+    await queue.close();
+  });
+});
+
 describe('SqliteQueue group commit (one transaction per event-loop turn)', () => {
   /** A queue file with `n` rows enqueued and claimed, and a second connection to empty its WAL. */
   async function claimedRows(n: number) {
