@@ -125,6 +125,32 @@ describe('DeliveryManager policies', () => {
     expect(times.filter((u) => u === times[0]).length).toBe(5);
   });
 
+  it('wake() cuts an idle sleep short; a row enqueued without it waits for the poll', async () => {
+    h = await harness({});
+    h.manager.start();
+    await quiesce(h.manager, h.clock);
+    const row = (insertId: string) => ({
+      insertId,
+      event: '{}',
+      deliveries: [{ destination: 'referrals', path: '/v6/events', body: '{"event_name":"a","event_time":"2024-01-01T00:00:00Z","data":{}}' }],
+    });
+    // No wake: the idle worker sleeps on the (manual) clock, which does not move.
+    await h.queue.enqueue('web-prod', [row('quiet')], { now: h.clock.now(), dedupWindowMs: 0 });
+    await new Promise((r) => setTimeout(r, 30));
+    expect(h.extole.requests).toHaveLength(0);
+    // wake() while it sleeps: sent with the clock still standing.
+    h.manager.wake();
+    await h.driveUntil(async () => h!.extole.requests.length === 1, { maxSteps: 1 });
+    expect(h.extole.requests).toHaveLength(1);
+    // Wakes while it is busy are harmless, and the next idle sleep is cut short too.
+    await quiesce(h.manager, h.clock);
+    await h.queue.enqueue('web-prod', [row('second')], { now: h.clock.now(), dedupWindowMs: 0 });
+    h.manager.wake();
+    h.manager.wake();
+    await h.driveUntil(async () => h!.extole.requests.length === 2, { maxSteps: 1 });
+    expect(h.extole.requests).toHaveLength(2);
+  });
+
   it('update(): a removed destination stops (rows stay queued), a re-added one delivers them', async () => {
     h = await harness({});
     h.manager.start();
