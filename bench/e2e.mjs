@@ -12,7 +12,7 @@
 import { fork, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, openSync, closeSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, openSync, closeSync, readFileSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,13 +50,38 @@ export async function startTestExtole() {
   const [{ port }] = await once(child, 'message');
   const ask = async (message) => {
     child.send(message);
-    const [answer] = await once(child, 'message');
-    return answer;
+    // A `waitFor`'s `{ reached }` is not the answer to this question.
+    for (;;) {
+      const [answer] = await once(child, 'message');
+      if (answer?.reached === undefined) return answer;
+    }
   };
   return {
     pid: child.pid,
     url: `http://127.0.0.1:${port}`,
     count: async () => (await ask('count')).count,
+    /**
+     * Resolves true as soon as the test Extole has counted `n` requests (it says so itself, so
+     * the moment is not rounded up to a polling interval), or false after `timeoutMs` or when
+     * `stopWaiting()` turns true (checked every 100 ms).
+     */
+    waitFor: (n, timeoutMs, stopWaiting = () => false) =>
+      new Promise((resolve) => {
+        const finish = (reached) => {
+          child.off('message', onMessage);
+          clearInterval(timer);
+          resolve(reached);
+        };
+        const onMessage = (message) => {
+          if (message?.reached === n) finish(true);
+        };
+        const deadline = Date.now() + timeoutMs;
+        const timer = setInterval(() => {
+          if (Date.now() > deadline || stopWaiting()) finish(false);
+        }, 100);
+        child.on('message', onMessage);
+        child.send({ waitFor: n });
+      }),
     reset: () => ask('reset'),
     stop: async () => {
       child.send('stop');
@@ -84,6 +109,36 @@ function cpuMs(pid, thread) {
   } catch {
     return NaN;
   }
+}
+
+/** Per-thread CPU of a process: Map tid → { name, user, system } in ms (Linux /proc; empty elsewhere). */
+function threadCpu(pid) {
+  const threads = new Map();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
+        threads.set(tid, { name: tid === String(pid) ? 'main' : name, user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 });
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+  } catch {
+    // not Linux
+  }
+  return threads;
+}
+
+/** `tid:name user+system` (µs per event) of each thread that used at least 1 µs per event between two `threadCpu` readings. */
+function threadCpuEach(before, after, events) {
+  const out = [];
+  for (const [tid, t] of after) {
+    const b = before.get(tid) ?? { user: 0, system: 0 };
+    const u = ((t.user - b.user) * 1000) / events, sy = ((t.system - b.system) * 1000) / events;
+    if (u + sy >= 1) out.push(`${tid}:${t.name} ${Math.round(u)}+${Math.round(sy)}`);
+  }
+  return out.join(', ');
 }
 
 function percentile(sorted, p) {
@@ -272,6 +327,7 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     // serve's CPU from here on, per event: steadier than events/s on a shared machine.
     const serveCpu0 = cpuMs(serve.pid);
     const serveMainCpu0 = cpuMs(serve.pid, serve.pid);
+    const serveThreads0 = threadCpu(serve.pid);
     const cpu0 = { senders: ownCpuMs(), extole: cpuMs(extole.pid) };
     const ingest = new Pool(serverUrl, { connections: senders });
     const start = performance.now();
@@ -281,10 +337,9 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     // Delivered while ingestion was still running: ingest and delivery share serve's event loop.
     const deliveredDuringIngest = await extole.count();
 
-    let seen = 0;
-    const deadline = Date.now() + 180_000;
-    while ((seen = await extole.count()) < events && Date.now() < deadline && !exited) await sleep(20);
+    await extole.waitFor(events, 180_000, () => exited);
     const endToEndSeconds = (performance.now() - start) / 1000;
+    const seen = await extole.count();
     const serveCpuMs = cpuMs(serve.pid) - serveCpu0;
     const endToEndCpu = {
       serve: (serveCpuMs * 1000) / events,
@@ -295,6 +350,7 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
       senders: ((ownCpuMs() - cpu0.senders) * 1000) / events,
     };
     log(`  serve CPU: ${Math.round(serveCpuMs)} ms for ${events} events (${((serveCpuMs / events) * 1000).toFixed(0)} ms per 1,000)`);
+    log(`  serve CPU by thread, µs per event (user+system): ${threadCpuEach(serveThreads0, threadCpu(serve.pid), events)}`);
     if (seen < events) throw new Error(`the test Extole saw ${seen} of ${events} events (serve log: ${logFile})`);
 
     latencies.sort((a, b) => a - b);

@@ -2,12 +2,16 @@
  * A minimal stand-in for Extole's events API, run as a child process of the benchmark so it
  * does not share an event loop with the senders: answers every request 200 `{"event_id": …}`
  * as fast as node:http can, after reading the body, and counts. Talks to its parent over IPC:
- * sends `{ port }` once listening; answers `'count'` with `{ count, bytes }`, `'reset'` zeroes.
+ * sends `{ port }` once listening; answers `'count'` with `{ count, bytes }`, `'reset'` zeroes;
+ * `{ waitFor: n }` is answered `{ reached: n }` as soon as the count reaches n (so the benchmark
+ * times the end of a run without polling).
  */
 import http from 'node:http';
 
 let count = 0;
 let bytes = 0;
+/** The count a `waitFor` is waiting for (one at a time), or Infinity. */
+let waitingFor = Infinity;
 const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
   let size = 0;
   req.on('data', (chunk) => {
@@ -16,6 +20,10 @@ const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
   req.on('end', () => {
     count++;
     bytes += size;
+    if (count >= waitingFor) {
+      process.send({ reached: waitingFor });
+      waitingFor = Infinity;
+    }
     const body = `{"event_id":"${count}"}`;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length });
     res.end(body);
@@ -27,6 +35,10 @@ server.listen(0, '127.0.0.1', () => {
 });
 process.on('message', (message) => {
   if (message === 'count') process.send({ count, bytes });
+  else if (typeof message === 'object' && message !== null && typeof message.waitFor === 'number') {
+    if (count >= message.waitFor) process.send({ reached: message.waitFor });
+    else waitingFor = message.waitFor;
+  }
   else if (message === 'reset') {
     count = 0;
     bytes = 0;
