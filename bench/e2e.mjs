@@ -264,8 +264,8 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
       body: directBodies[i],
     });
     // Warm-up as long as the measured run: after 2,000 requests V8 was still optimizing the
-    // client, whose CPU per request then swung between about 35 and 65 µs from run to run here,
-    // so the ceiling came out anywhere from 15k to 25k requests/s.
+    // client (four runs of 20k in one process after them: 16k, 27k, 31k, 29k requests/s), so
+    // the ceiling came out low in some rounds.
     await drive(direct, directRequest, events, concurrency);
     const directCpu0 = { client: ownCpuMs(), extole: cpuMs(extole.pid) };
     const directStart = performance.now();

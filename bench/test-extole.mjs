@@ -35,11 +35,10 @@ server.listen(0, '127.0.0.1', () => {
 });
 process.on('message', (message) => {
   if (message === 'count') process.send({ count, bytes });
-  else if (typeof message === 'object' && message !== null && typeof message.waitFor === 'number') {
+  else if (typeof message?.waitFor === 'number') {
     if (count >= message.waitFor) process.send({ reached: message.waitFor });
     else waitingFor = message.waitFor;
-  }
-  else if (message === 'reset') {
+  } else if (message === 'reset') {
     count = 0;
     bytes = 0;
     process.send({ reset: true });
