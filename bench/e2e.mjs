@@ -102,13 +102,18 @@ const ownCpuMs = () => {
  */
 function cpuMs(pid, thread) {
   try {
-    const stat = thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`;
-    const fields = readFileSync(stat, 'utf8').split(') ')[1].split(' ');
-    // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100/s on Linux).
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+    const { user, system } = statCpu(thread === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${thread}/stat`);
+    return user + system;
   } catch {
     return NaN;
   }
+}
+
+/** User and system CPU time, in ms, from a /proc `stat` file (a process's or a thread's). */
+function statCpu(statPath) {
+  const fields = readFileSync(statPath, 'utf8').split(') ')[1].split(' ');
+  // utime and stime are fields 14 and 15 of stat (11 and 12 after the command), in clock ticks (100/s on Linux).
+  return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
 }
 
 /** Per-thread CPU of a process: Map tid → { name, user, system } in ms (Linux /proc; empty elsewhere). */
@@ -117,9 +122,8 @@ function threadCpu(pid) {
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-        const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
-        threads.set(tid, { name: tid === String(pid) ? 'main' : name, user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 });
+        const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        threads.set(tid, { name, ...statCpu(`/proc/${pid}/task/${tid}/stat`) });
       } catch {
         // the thread ended between the listing and the read
       }
