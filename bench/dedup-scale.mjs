@@ -5,12 +5,14 @@
  *
  *   node bench/dedup-scale.mjs            (run `npm run build` first; BENCH_KEYS=0,100000,1000000)
  *
- * For each window size, a fresh SQLite queue file gets that many random-UUID keys in its `dedup`
- * table (written directly, as setup), then 20,000 events with fresh UUID insert_ids are enqueued
- * through `SqliteQueue.enqueue` in requests of 100, once with the 7-day window and once with
- * de-duplication off, alternating, 3 rounds. Reported per event: CPU time of this process (all
- * threads) and bytes handed to write(2)/pwrite(2) (WAL frames plus checkpoint copies, from
- * /proc/self/io). Informational: nothing here is a target, and the figures vary with the machine.
+ * For each window size, a fresh SQLite queue file gets that many random-UUID keys in its
+ * `dedup_log` (written directly, as setup), then 20,000 events with fresh UUID insert_ids are
+ * enqueued through `SqliteQueue.enqueue` in requests of 100, once with the 7-day window and once
+ * with de-duplication off, alternating, 3 rounds. Reported per event: CPU time of this process
+ * (all threads) and bytes handed to write(2)/pwrite(2) (WAL frames plus checkpoint copies, from
+ * /proc/self/io); and, once per window size, how long the first enqueue took (it loads the
+ * connection's in-memory index from the log) and how much the process's RSS grew meanwhile.
+ * Informational: nothing here is a target, and the figures vary with the machine.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -53,18 +55,24 @@ async function measure(dir, keys, dedup) {
   await setup.open(); // creates the schema
   await setup.close();
   const raw = new Database(file);
-  const insert = raw.prepare('INSERT INTO dedup (project, insert_id, first_seen) VALUES (?, ?, ?)');
+  const insert = raw.prepare('INSERT INTO dedup_log (project, insert_id, first_seen) VALUES (?, ?, ?)');
   const now = Date.now();
-  // Seen during the past hour, so the measured keys (seen `now`) come after them in the
-  // first_seen index, as they would in a running server.
+  // Seen during the past hour, oldest first, as a running server would have logged them.
   raw.transaction(() => {
-    for (let i = 0; i < keys; i++) insert.run('bench', randomUUID(), now - 1 - (i % 3_600_000));
+    for (let i = 0; i < keys; i++) insert.run('bench', randomUUID(), now - 1 - Math.max(0, 3_600_000 - keys + i));
   })();
   raw.pragma('wal_checkpoint(TRUNCATE)');
   raw.close();
 
   const queue = new SqliteQueue({ path: file });
   await queue.open();
+  // The first enqueue with de-duplication on loads the index (not part of the per-event figures).
+  global.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  const load0 = performance.now();
+  await queue.enqueue('bench', [{ insertId: randomUUID(), event: EVENT, deliveries: [] }], { now, dedupWindowMs: dedup ? WEEK_MS : 0 });
+  const loadMs = performance.now() - load0;
+  const loadRssMB = (process.memoryUsage().rss - rss0) / 1048576;
   const requests = [];
   for (let r = 0; r < EVENTS / REQUEST; r++) {
     requests.push(
@@ -78,7 +86,7 @@ async function measure(dir, keys, dedup) {
   const written = writtenBytes() - written0;
   await queue.close();
   for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-  return { cpuUs: (cpu.user + cpu.system) / EVENTS, writtenKB: written / EVENTS / 1024 };
+  return { cpuUs: (cpu.user + cpu.system) / EVENTS, writtenKB: written / EVENTS / 1024, loadMs, loadRssMB };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -87,7 +95,7 @@ try {
   const cpus = os.cpus();
   console.log(`machine: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}`);
   console.log(`${EVENTS} events with UUID insert_ids, enqueued in requests of ${REQUEST}; medians of ${ROUNDS} alternating rounds\n`);
-  console.log('keys in the window   de-dup on: CPU / written per event   off: CPU / written per event   on ÷ off (CPU, bytes)');
+  console.log('keys in the window   de-dup on: CPU / written per event   off: CPU / written per event   on ÷ off (CPU, bytes)   index load: time, RSS');
   for (const keys of KEYS) {
     const on = [];
     const off = [];
@@ -99,7 +107,8 @@ try {
     const [onCpu, onKB, offCpu, offKB] = [m(on, 'cpuUs'), m(on, 'writtenKB'), m(off, 'cpuUs'), m(off, 'writtenKB')];
     console.log(
       `${keys.toLocaleString('en-US').padStart(18)}   ${onCpu.toFixed(1).padStart(6)} µs / ${onKB.toFixed(2).padStart(5)} KB` +
-        `              ${offCpu.toFixed(1).padStart(6)} µs / ${offKB.toFixed(2).padStart(5)} KB        ${(onCpu / offCpu).toFixed(2)}×, ${(onKB / offKB).toFixed(2)}×`,
+        `              ${offCpu.toFixed(1).padStart(6)} µs / ${offKB.toFixed(2).padStart(5)} KB        ${(onCpu / offCpu).toFixed(2)}×, ${(onKB / offKB).toFixed(2)}×` +
+        `           ${m(on, 'loadMs').toFixed(0).padStart(5)} ms, +${Math.max(0, m(on, 'loadRssMB')).toFixed(0)} MB`,
     );
   }
 } finally {

@@ -206,6 +206,8 @@ export function writeConfig(dir, { serverPort, extoleUrl, concurrency, adminToke
       '  host: 127.0.0.1',
       `  port: ${serverPort}`,
       '  log_level: warn',
+      // BENCH_DEDUP_WINDOW, e.g. "0s", to see what de-duplication costs end to end.
+      ...(process.env.BENCH_DEDUP_WINDOW ? [`  dedup_window: ${process.env.BENCH_DEDUP_WINDOW}`] : []),
       ...(adminToken ? ['  admin_token: ${env:BENCH_ADMIN_TOKEN}'] : []),
       'queue:',
       '  driver: sqlite',

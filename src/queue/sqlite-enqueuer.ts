@@ -2,11 +2,11 @@
  * Enqueue commits on a worker thread, for a server's SQLite queue.
  *
  * An ingest request's enqueue is the largest piece of SQLite work on the server's event loop:
- * the de-duplication upsert (a random B-tree page per UUID insert_id), the delivery rows and the
- * commit that writes their pages to the WAL, about 20 µs per event. Delivery (claims, settles,
- * requests to Extole) shares that loop. This worker has its own connection to the same file and
- * runs the same statements: the event loop only copies each request's rows to it (strings, one
- * message per request) and waits for the answer, so ingestion and delivery use two cores.
+ * the de-duplication claims, the delivery rows and the commit that writes their pages to the
+ * WAL. Delivery (claims, settles, requests to Extole) shares that loop. This worker has its own
+ * connection to the same file, its own de-duplication index (`SqliteDedup`) and runs the same
+ * statements: the event loop only copies each request's rows to it (strings, one message per
+ * request) and waits for the answer, so ingestion and delivery use two cores.
  *
  * Same guarantees as the in-thread path (`SqliteQueue.enqueueRows`): one IMMEDIATE transaction
  * per group of requests (those that reach the worker while it is busy commit together), one
@@ -16,6 +16,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { QueueUnavailableError } from '../errors.js';
+import { SqliteDedup } from './sqlite-dedup.js';
 import type { EnqueueResult, IngestEvent } from './types.js';
 
 /**
@@ -33,22 +34,28 @@ db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
 // NORMAL: the commit does not fsync; the WAL is synced below, outside the write lock.
 db.pragma('synchronous = NORMAL');
 db.pragma('temp_store = MEMORY');
-const dedupClaim = db.prepare(workerData.sql.dedupClaim);
 const insertDelivery = db.prepare(workerData.sql.insertDelivery);
+${SqliteDedup.toString()}
+const dedup = new SqliteDedup(db);
+// Loaded before the first request, outside any transaction (others may write meanwhile).
+dedup.catchUp();
 const walPath = path.resolve(workerData.path) + '-wal';
 let dirSynced = false;
 
 const enqueueFlatRows = ${enqueueFlatRows.toString()};
-const enqueueRows = db.transaction((project, events, now, window) => enqueueFlatRows(dedupClaim, insertDelivery, project, events, now, window));
+const enqueueRows = db.transaction((project, events, now, window) => enqueueFlatRows(dedup, insertDelivery, project, events, now, window));
 
 const failure = (id, err) => ({ id, error: String((err && err.message) || err), code: err && typeof err.code === 'string' ? err.code : undefined });
 
 const commitGroup = db.transaction((requests, answers) => {
+  dedup.beginGroup();
   for (const r of requests) {
+    dedup.beginRequest();
     try {
       // Nested: a savepoint, rolled back alone when it throws.
       answers.push({ id: r.id, result: enqueueRows(r.project, r.events, r.now, r.window) });
     } catch (err) {
+      dedup.rollbackRequest();
       // Disk full, I/O: SQLite aborted the whole transaction; nobody in the group committed.
       if (!db.inTransaction) throw err;
       answers.push(failure(r.id, err));
@@ -81,7 +88,9 @@ function commit() {
   let answers = [];
   try {
     commitGroup.immediate(requests, answers);
+    dedup.commit();
   } catch (err) {
+    dedup.rollback();
     answers = requests.map((r) => failure(r.id, err));
   }
   if (answers.some((a) => a.result !== undefined)) {
@@ -132,9 +141,9 @@ export function flattenEvents(events: IngestEvent[]): FlatEvent[] {
   return flat;
 }
 
-/** The two statements `enqueueFlatRows` runs (better-sqlite3 statements, or anything that runs like them). */
+/** What `enqueueFlatRows` writes through: the de-duplication log (`SqliteDedup`) and a better-sqlite3 statement. */
 export interface EnqueueStatements {
-  dedupClaim: { run(project: string, insertId: string, now: number, cutoff: number): { changes: number } };
+  dedup: { claim(project: string, insertId: string, now: number, cutoff: number): boolean };
   insertDelivery: {
     run(destination: string, project: string, insertId: string | null, path: string, body: string, event: string, enqueuedAt: number, runAt: number): unknown;
   };
@@ -142,12 +151,12 @@ export interface EnqueueStatements {
 
 /**
  * The rows of one ingest request, inside the caller's transaction: per event, claim its
- * insert_id (no change = seen within the window: a duplicate), then one row per delivery.
+ * insert_id (refused = seen within the window: a duplicate), then one row per delivery.
  * Self-contained on purpose: its source text is also what the worker runs (no imports, no
  * closures), so both paths write the same rows by construction.
  */
 export function enqueueFlatRows(
-  dedupClaim: EnqueueStatements['dedupClaim'],
+  dedup: EnqueueStatements['dedup'],
   insertDelivery: EnqueueStatements['insertDelivery'],
   project: string,
   events: FlatEvent[],
@@ -158,7 +167,7 @@ export function enqueueFlatRows(
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
     const insertId = e[0] as string | null;
-    if (insertId !== null && window > 0 && dedupClaim.run(project, insertId, now, now - window).changes === 0) {
+    if (insertId !== null && window > 0 && !dedup.claim(project, insertId, now, now - window)) {
       result.duplicates++;
       (result.duplicateIndexes ??= []).push(i);
       continue;
@@ -177,9 +186,8 @@ export function sqliteDriverPath(): string {
   return createRequire(import.meta.url).resolve('better-sqlite3');
 }
 
-/** The statements the worker runs, shared with the in-thread path so both write the same rows. */
+/** The statement the worker runs, shared with the in-thread path so both write the same rows. */
 export interface EnqueueSql {
-  dedupClaim: string;
   insertDelivery: string;
 }
 

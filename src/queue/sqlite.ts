@@ -22,6 +22,7 @@ import type {
   Queue,
   QueueItem,
 } from './types.js';
+import { SqliteDedup } from './sqlite-dedup.js';
 import { SqliteEnqueuer, enqueueFlatRows, flattenEvents, sqliteDriverPath } from './sqlite-enqueuer.js';
 import { deadLetterLimitSql, deadLetterValues, isQueueId, newLeaseToken, queueUnavailable, toDeadLetter } from './common.js';
 import type { DeadLetterRowOf, DeliveryRowOf, SettleRef } from './common.js';
@@ -176,6 +177,26 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE deliveries DROP COLUMN lease_token;
   ALTER TABLE deliveries DROP COLUMN lease_until;
   `,
+  // 3: de-duplication becomes an append-only log, indexed in memory (see sqlite-dedup.ts). A
+  // table keyed on random insert_ids wrote a 4 KiB page per event; the log writes its rows in
+  // order. The keys already seen move over; dropping \`dedup\` makes a server of the old version
+  // still running on this file fail its next enqueue instead of de-duplicating against a table
+  // nobody else writes.
+  `
+  CREATE TABLE dedup_log (
+    seq        INTEGER PRIMARY KEY, -- append order; the newest row is never pruned, so it only grows
+    project    TEXT    NOT NULL,
+    insert_id  TEXT    NOT NULL,
+    first_seen INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE dedup_pruned (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    pruned_before INTEGER NOT NULL -- keys first seen before this are forgotten
+  ) STRICT;
+  INSERT INTO dedup_pruned (id, pruned_before) VALUES (1, -9007199254740991);
+  INSERT INTO dedup_log (project, insert_id, first_seen) SELECT project, insert_id, first_seen FROM dedup ORDER BY first_seen;
+  DROP TABLE dedup;
+  `,
 ];
 
 type Durability = 'FULL' | 'NORMAL';
@@ -199,7 +220,6 @@ type DeadLetterRow = DeadLetterRowOf<number>;
 
 /** Prepared statements, built once per connection. */
 interface Statements {
-  dedupClaim: Database.Statement<[string, string, number, number]>;
   insertDelivery: Database.Statement<[string, string, string | null, string, string, string, number, number]>;
   /** The due rows' ids for a claim (see `claimDueScan`). */
   claimDue: (destination: string, now: number, limit: number) => number[];
@@ -216,7 +236,10 @@ interface Statements {
   statsQueued: Database.Statement<[{ now: number }], { destination: string; pending: number; leased: number; oldest: number | null }>;
   statsDead: Database.Statement<[], { destination: string; dead: number }>;
   getDeadLetter: Database.Statement<[number], DeadLetterRow>;
-  pruneDedup: Database.Statement<[number]>;
+  raisePruned: Database.Statement<[number]>;
+  firstLoggedSince: Database.Statement<[number], number>;
+  lastLogged: Database.Statement<[], number | null>;
+  pruneLog: Database.Statement<[number]>;
   synchronousFull: Database.Statement<[]>;
   synchronousNormal: Database.Statement<[]>;
 }
@@ -264,6 +287,8 @@ export class SqliteQueue implements Queue {
   private enqueueInWorker = true;
   /** The enqueue worker, once started (see `SqliteEnqueuer`). */
   private enqueuer: SqliteEnqueuer | undefined;
+  /** This connection's de-duplication index, made by its first enqueue; the worker keeps its own. */
+  private dedup: SqliteDedup | undefined;
   /**
    * How this connection waits for the write lock: `block` in SQLite's busy handler (up to
    * busyTimeoutMs), or `yield`: busy_timeout 0, and claims and settle commits retry from a timer
@@ -527,7 +552,9 @@ export class SqliteQueue implements Queue {
       const { db, st } = this.use(op);
       this.setSynchronous(st, durability);
       value = tx(db, st, results, failures);
+      this.dedup?.commit();
     } catch (err) {
+      this.dedup?.rollback();
       // The lock was taken before anything ran: the caller keeps its calls and tries again.
       if (retryable && !this.entered && (err as { code?: unknown }).code === 'SQLITE_BUSY') return BUSY;
       const failure = unavailable(op, err);
@@ -606,10 +633,14 @@ export class SqliteQueue implements Queue {
       if (op.kind === 'complete') results[i] = completeRow(st, op.id, op.token);
       else if (op.kind === 'retry') results[i] = st.dropLease.run(op.params.id, op.params.token).changes === 1 && st.retry.run(op.params).changes === 1;
       else {
+        const dedup = (this.dedup ??= new SqliteDedup(db));
+        dedup.beginGroup();
+        dedup.beginRequest();
         try {
           // Nested in the batch: a savepoint, rolled back alone when it throws.
           results[i] = this.enqueueTx!(st, op.project, op.events, op.now, op.window);
         } catch (err) {
+          dedup.rollbackRequest();
           // Some errors (disk full, I/O) make SQLite abort the whole transaction: then the rest
           // must not run outside it, and nobody in the batch may be told "committed".
           if (!db.inTransaction) throw err;
@@ -653,12 +684,14 @@ export class SqliteQueue implements Queue {
   /** Enqueues from here on commit on a worker thread (see `SqliteEnqueuer`). */
   private startEnqueuer(): void {
     try {
-      this.enqueuer = new SqliteEnqueuer(path.resolve(this.path), Math.max(0, Math.trunc(this.busyTimeoutMs)), { dedupClaim: DEDUP_CLAIM_SQL, insertDelivery: INSERT_DELIVERY_SQL }, () => {
+      this.enqueuer = new SqliteEnqueuer(path.resolve(this.path), Math.max(0, Math.trunc(this.busyTimeoutMs)), { insertDelivery: INSERT_DELIVERY_SQL }, () => {
         // Never start another: enqueues go back to this connection, which waits in SQLite again.
         this.enqueueInWorker = false;
         this.setLockWait('block');
       });
       this.setLockWait('yield');
+      // The worker keeps its own index; this one would only hold memory (made again if needed).
+      this.dedup = undefined;
     } catch {
       this.enqueueInWorker = false;
     }
@@ -698,7 +731,7 @@ export class SqliteQueue implements Queue {
 
   /** The rows of one ingest request (a savepoint inside the batch transaction). */
   private enqueueRows(st: Statements, project: string, events: IngestEvent[], now: number, window: number): EnqueueResult {
-    return enqueueFlatRows(st.dedupClaim, st.insertDelivery, project, flattenEvents(events), now, window);
+    return enqueueFlatRows(this.dedup!, st.insertDelivery, project, flattenEvents(events), now, window);
   }
 
   async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<QueueItem[]> {
@@ -855,8 +888,22 @@ export class SqliteQueue implements Queue {
     });
   }
 
+  /**
+   * Forgets the insert_ids first seen before `before`, in every connection's index (through the
+   * `dedup_pruned` watermark), and deletes their log rows: those before the first row seen since
+   * (the log is in commit order), but never the newest, so `seq` never goes back.
+   */
   async pruneDedup(before: number): Promise<number> {
-    return this.run('pruneDedup', (_db, st) => st.pruneDedup.run(Math.trunc(before)).changes);
+    const at = Math.trunc(before);
+    return this.run('pruneDedup', (db, st) =>
+      db
+        .transaction(() => {
+          st.raisePruned.run(at);
+          const keepFrom = st.firstLoggedSince.get(at) ?? st.lastLogged.get();
+          return keepFrom === null || keepFrom === undefined ? 0 : st.pruneLog.run(keepFrom).changes;
+        })
+        .immediate(),
+    );
   }
 
   async close(): Promise<void> {
@@ -873,6 +920,7 @@ export class SqliteQueue implements Queue {
     this.db = undefined;
     this.st = undefined;
     this.batchTx = this.enqueueTx = this.claimTx = undefined;
+    this.dedup = undefined;
     if (db?.open) {
       try {
         db.close();
@@ -883,9 +931,6 @@ export class SqliteQueue implements Queue {
   }
 }
 
-/** Insert an insert_id, or restart its window when the last one has passed: no change means it was seen within the window. */
-const DEDUP_CLAIM_SQL =
-  'INSERT INTO dedup (project, insert_id, first_seen) VALUES (?, ?, ?) ON CONFLICT (project, insert_id) DO UPDATE SET first_seen = excluded.first_seen WHERE dedup.first_seen <= ?';
 const INSERT_DELIVERY_SQL =
   'INSERT INTO deliveries (destination, project, insert_id, path, body, event, enqueued_at, run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 
@@ -924,7 +969,6 @@ function claimDueScan(db: Database.Database): (destination: string, now: number,
 
 function prepare(db: Database.Database): Statements {
   return {
-    dedupClaim: db.prepare(DEDUP_CLAIM_SQL),
     insertDelivery: db.prepare(INSERT_DELIVERY_SQL),
     // Claim = find the due rows, then read and lease them one by one, in one transaction. A row
     // under a live lease is skipped by a look-up in the small `leases` table.
@@ -958,7 +1002,11 @@ function prepare(db: Database.Database): Statements {
       FROM deliveries d LEFT JOIN leases l ON l.id = d.id GROUP BY d.destination`),
     statsDead: db.prepare('SELECT destination, COUNT(*) AS dead FROM dead_letters GROUP BY destination'),
     getDeadLetter: db.prepare('SELECT * FROM dead_letters WHERE id = ?'),
-    pruneDedup: db.prepare('DELETE FROM dedup WHERE first_seen < ?'),
+    raisePruned: db.prepare('UPDATE dedup_pruned SET pruned_before = max(pruned_before, ?)'),
+    // The log is in commit order: scanning from its oldest row stops at the first one kept.
+    firstLoggedSince: db.prepare('SELECT seq FROM dedup_log WHERE first_seen >= ? ORDER BY seq LIMIT 1').pluck() as Database.Statement<[number], number>,
+    lastLogged: db.prepare('SELECT max(seq) FROM dedup_log').pluck() as Database.Statement<[], number | null>,
+    pruneLog: db.prepare('DELETE FROM dedup_log WHERE seq < ?'),
     synchronousFull: db.prepare('PRAGMA synchronous = FULL'),
     synchronousNormal: db.prepare('PRAGMA synchronous = NORMAL'),
   };
