@@ -20,9 +20,8 @@ import { SqliteDedup } from './sqlite-dedup.js';
 import type { EnqueueResult, IngestEvent } from './types.js';
 
 /**
- * The worker (CommonJS, run with `eval`). Messages in: `{ id, project, now, window, events }`
- * with each event flattened to `[insertId, eventJson, destination, path, body, destination, …]`,
- * or `'stop'`. Messages out: `{ answers: [{ id, result } | { id, error, code }] }`.
+ * The worker (CommonJS, run with `eval`). Messages in: `{ id, project, now, window, lengths,
+ * text }` (the request's events packed by `packEvents`), or `'stop'`. Messages out: `{ answers: [{ id, result } | { id, error, code }] }`.
  */
 const workerSource = (): string => `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -43,6 +42,7 @@ const walPath = path.resolve(workerData.path) + '-wal';
 let dirSynced = false;
 
 const enqueueFlatRows = ${enqueueFlatRows.toString()};
+${unpackEvents.toString()}
 const enqueueRows = db.transaction((project, events, now, window) => enqueueFlatRows(dedup, insertDelivery, project, events, now, window));
 
 const failure = (id, err) => ({ id, error: String((err && err.message) || err), code: err && typeof err.code === 'string' ? err.code : undefined });
@@ -53,7 +53,7 @@ const commitGroup = db.transaction((requests, answers) => {
     dedup.beginRequest();
     try {
       // Nested: a savepoint, rolled back alone when it throws.
-      answers.push({ id: r.id, result: enqueueRows(r.project, r.events, r.now, r.window) });
+      answers.push({ id: r.id, result: enqueueRows(r.project, unpackEvents(r.lengths, r.text), r.now, r.window) });
     } catch (err) {
       dedup.rollbackRequest();
       // Disk full, I/O: SQLite aborted the whole transaction; nobody in the group committed.
@@ -128,6 +128,62 @@ parentPort.on('message', (message) => {
  * triple per delivery. Arrays of strings copy to a worker faster than objects.
  */
 export type FlatEvent = (string | null)[];
+
+/**
+ * A request's events as the worker gets them: every string of every event (insert_id, event
+ * JSON, then destination, path and body per delivery) concatenated into one `text`, and their
+ * lengths in `lengths`: per event, the number of deliveries, then each string's length (-1 for
+ * a null insert_id). One string and one typed array copy to a worker as two memcpys; the same
+ * events as arrays of strings cost the event loop about 4 µs per event in structured clone
+ * (500 strings per request of 100).
+ */
+export interface PackedEvents {
+  lengths: Int32Array;
+  text: string;
+}
+
+/** Packs `events` for the worker (see `PackedEvents`). */
+export function packEvents(events: IngestEvent[]): PackedEvents {
+  let count = 0;
+  for (const e of events) count += 3 + 3 * e.deliveries.length;
+  const lengths = new Int32Array(count);
+  const parts: string[] = [];
+  let k = 0;
+  for (const e of events) {
+    lengths[k++] = e.deliveries.length;
+    if (e.insertId === null) lengths[k++] = -1;
+    else {
+      lengths[k++] = e.insertId.length;
+      parts.push(e.insertId);
+    }
+    lengths[k++] = e.event.length;
+    parts.push(e.event);
+    for (const d of e.deliveries) {
+      lengths[k++] = d.destination.length;
+      lengths[k++] = d.path.length;
+      lengths[k++] = d.body.length;
+      parts.push(d.destination, d.path, d.body);
+    }
+  }
+  return { lengths, text: parts.join('') };
+}
+
+/** The events `packEvents` packed, in the form `enqueueFlatRows` takes. Self-contained: the worker runs its source. */
+export function unpackEvents(lengths: Int32Array, text: string): FlatEvent[] {
+  const events: FlatEvent[] = [];
+  let at = 0;
+  let k = 0;
+  const take = (n: number): string => text.slice(at, (at += n));
+  while (k < lengths.length) {
+    const deliveries = lengths[k++]!;
+    const idLength = lengths[k++]!;
+    const row: FlatEvent = [idLength < 0 ? null : take(idLength)];
+    row.push(take(lengths[k++]!));
+    for (let d = 0; d < deliveries; d++) row.push(take(lengths[k++]!), take(lengths[k++]!), take(lengths[k++]!));
+    events.push(row);
+  }
+  return events;
+}
 
 /** `events` in the form `enqueueFlatRows` takes. */
 export function flattenEvents(events: IngestEvent[]): FlatEvent[] {
@@ -238,12 +294,12 @@ export class SqliteEnqueuer {
 
   /** Commits one ingest request's events (see `Queue.enqueue`). */
   enqueue(project: string, events: IngestEvent[], now: number, window: number): Promise<EnqueueResult> {
-    const flat = flattenEvents(events);
+    const { lengths, text } = packEvents(events);
     const id = this.nextId++;
     return new Promise<EnqueueResult>((resolve, reject) => {
       if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, project, now, window, events: flat });
+      this.worker.postMessage({ id, project, now, window, lengths, text });
     });
   }
 

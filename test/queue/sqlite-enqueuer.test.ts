@@ -1,0 +1,31 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { flattenEvents, packEvents, unpackEvents } from '../../src/queue/sqlite-enqueuer.js';
+import type { IngestEvent } from '../../src/queue/types.js';
+
+describe('packEvents / unpackEvents (what the enqueue worker receives)', () => {
+  it('give back every string of every event, in the form enqueueFlatRows takes', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 40 });
+    const event: fc.Arbitrary<IngestEvent> = fc.record({
+      insertId: fc.option(text, { nil: null }),
+      event: text,
+      deliveries: fc.array(fc.record({ destination: text, path: text, body: text }), { maxLength: 3 }),
+    });
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 20 }), (events) => {
+        const { lengths, text: packed } = packEvents(events);
+        expect(unpackEvents(lengths, packed)).toEqual(flattenEvents(events));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('keeps a null insert_id apart from an empty one', () => {
+    const events: IngestEvent[] = [
+      { insertId: null, event: '{}', deliveries: [] },
+      { insertId: '', event: '', deliveries: [{ destination: 'd', path: '/p', body: 'é😀' }] },
+    ];
+    const { lengths, text } = packEvents(events);
+    expect(unpackEvents(lengths, text)).toEqual([[null, '{}'], ['', '', 'd', '/p', 'é😀']]);
+  });
+});
