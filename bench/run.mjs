@@ -35,7 +35,7 @@ const parts = new Set(args.parts.split(',').map((p) => p.trim()));
 
 const SIZES = args.quick
   ? { evaluations: 60_000, repeats: 1, processEvents: 30_000, processRepeats: 1, memoryEvents: 300_000, e2eEvents: 5_000, e2eRounds: 1 }
-  : { evaluations: 200_000, repeats: 3, processEvents: 100_000, processRepeats: 2, memoryEvents: 1_000_000, e2eEvents: 20_000, e2eRounds: 3 };
+  : { evaluations: 200_000, repeats: 3, processEvents: 100_000, processRepeats: 3, memoryEvents: 1_000_000, e2eEvents: 20_000, e2eRounds: 5 };
 const MEMORY_CHECKPOINT = 100_000;
 const TARGETS = {
   compiledVsHandwritten: 1.2, // compiled at most 1.2x the hand-written time
