@@ -726,6 +726,17 @@ export class SqliteQueue implements Queue {
       this.use('enqueue');
       return this.enqueuer.enqueue(project, events, now, window);
     }
+    if (this.dedup === undefined && this.db !== undefined) {
+      // Load the index from the log now, in a read, not in the batch's write transaction: a
+      // `replay` beside a running server must not hold the write lock while it reads every key.
+      try {
+        const dedup = new SqliteDedup(this.db);
+        dedup.catchUp();
+        this.dedup = dedup;
+      } catch {
+        // The batch makes it again and reports the failure to this call.
+      }
+    }
     return this.batch<EnqueueResult>('enqueue', (resolve, reject) => ({ kind: 'enqueue', project, events, now, window, resolve, reject }));
   }
 
