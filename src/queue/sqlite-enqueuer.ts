@@ -17,12 +17,12 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { QueueUnavailableError } from '../errors.js';
 import { SqliteDedup } from './sqlite-dedup.js';
-import type { EnqueueResult, IngestEvent } from './types.js';
+import type { DedupIndexSize, EnqueueResult, IngestEvent } from './types.js';
 
 /**
  * The worker (CommonJS, run with `eval`). Messages in: `{ id, project, now, window, lengths,
  * text }` (the request's events packed by `packEvents`), or `'stop'`. Messages out:
- * `{ answers: [{ id, result } | { id, error, code }] }`.
+ * `{ answers: [{ id, result } | { id, error, code }], dedup: [keys, bytes] }` (the index's size).
  */
 const workerSource = (): string => `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -39,6 +39,7 @@ ${SqliteDedup.toString()}
 const dedup = new SqliteDedup(db);
 // Loaded before the first request, outside any transaction (others may write meanwhile).
 dedup.catchUp();
+parentPort.postMessage({ answers: [], dedup: [dedup.size, dedup.bytes] });
 const walPath = path.resolve(workerData.path) + '-wal';
 let dirSynced = false;
 
@@ -105,7 +106,7 @@ function commit() {
       answers = answers.map((a) => (a.result !== undefined ? failure(a.id, err) : a));
     }
   }
-  parentPort.postMessage({ answers });
+  parentPort.postMessage({ answers, dedup: [dedup.size, dedup.bytes] });
 }
 
 parentPort.on('message', (message) => {
@@ -263,6 +264,8 @@ export class SqliteEnqueuer {
   private readonly waiting = new Map<number, Waiter>();
   private nextId = 1;
   failed = false;
+  /** The worker's de-duplication index, as of its last message (undefined until it has loaded). */
+  dedupIndex: DedupIndexSize | undefined;
 
   constructor(file: string, busyTimeoutMs: number, sql: EnqueueSql, onFailure: () => void) {
     this.worker = new Worker(workerSource(), {
@@ -271,7 +274,8 @@ export class SqliteEnqueuer {
     });
     // Held only while answers are due: an idle worker never keeps the process alive.
     this.worker.unref();
-    this.worker.on('message', (message: { answers: { id: number; result?: EnqueueResult; error?: string; code?: string }[] }) => {
+    this.worker.on('message', (message: { answers: { id: number; result?: EnqueueResult; error?: string; code?: string }[]; dedup: [number, number] }) => {
+      this.dedupIndex = { keys: message.dedup[0], bytes: message.dedup[1] };
       for (const a of message.answers) {
         const waiter = this.waiting.get(a.id);
         if (waiter === undefined) continue;

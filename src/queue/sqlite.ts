@@ -19,6 +19,7 @@ import type {
   EnqueueOptions,
   EnqueueResult,
   IngestEvent,
+  DedupIndexSize,
   Queue,
   QueueItem,
 } from './types.js';
@@ -897,6 +898,12 @@ export class SqliteQueue implements Queue {
         : `DELETE FROM dead_letters WHERE ${where.sql}`;
       return db.prepare(sql).run(...where.params).changes;
     });
+  }
+
+  /** The index of the connection that enqueues: the worker's in a server, else this one's. */
+  dedupIndex(): DedupIndexSize | undefined {
+    if (this.enqueuer !== undefined && !this.enqueuer.failed) return this.enqueuer.dedupIndex;
+    return this.dedup === undefined ? undefined : { keys: this.dedup.size, bytes: this.dedup.bytes };
   }
 
   /**

@@ -161,5 +161,16 @@ export interface Queue {
   deleteDeadLetters(filter?: DeadLetterFilter): Promise<number>;
   /** Forget insert_ids first seen before `before`; returns how many. */
   pruneDedup(before: number): Promise<number>;
+  /**
+   * The insert_ids this process holds in memory for de-duplication, and the bytes they take
+   * (SQLite keeps an index of its log per connection; undefined where nothing is held).
+   */
+  dedupIndex?(): DedupIndexSize | undefined;
   close(): Promise<void>;
+}
+
+/** See `Queue.dedupIndex`: keys held (expired ones until the index next grows) and bytes. */
+export interface DedupIndexSize {
+  keys: number;
+  bytes: number;
 }

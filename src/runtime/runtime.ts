@@ -486,7 +486,7 @@ export class Runtime {
     return this.redaction.redact(text);
   }
 
-  /** Refresh `queue_depth{destination}` from the queue (before a /metrics scrape). */
+  /** Refresh `queue_depth{destination}` and the de-duplication index gauges from the queue (before a /metrics scrape). */
   async refreshQueueDepth(): Promise<Record<string, DestinationQueueStats>> {
     const stats = await this.queue.stats(this.clock.now());
     const names = new Set<string>([...this.activeConfig.transformers.map((t) => t.name), ...Object.keys(stats)]);
@@ -497,6 +497,9 @@ export class Runtime {
       const s = stats[name];
       this.metrics.queueDepth.set({ destination: name }, s ? s.pending + s.leased : 0);
     }
+    const index = this.queue.dedupIndex?.();
+    this.metrics.dedupIndexKeys.set(index?.keys ?? 0);
+    this.metrics.dedupIndexBytes.set(index?.bytes ?? 0);
     return stats;
   }
 

@@ -206,6 +206,20 @@ describe('SqliteQueue de-duplication log', () => {
     });
   }
 
+  it('reports the size of the index that enqueues: its own connection, then the enqueue worker', async () => {
+    const queue = await opened(tempFile());
+    try {
+      expect(queue.dedupIndex()).toBeUndefined(); // nothing enqueued, nothing loaded
+      await queue.enqueue('web', [event('a'), event('b'), event(null)], { now: T0, dedupWindowMs: WEEK });
+      expect(queue.dedupIndex()).toEqual({ keys: 2, bytes: 1024 * 16 });
+      expect(await queue.claim('d1', 10, T0, 1000)).toHaveLength(3); // starts the worker, which loads the log
+      await queue.enqueue('web', [event('c')], { now: T0, dedupWindowMs: WEEK });
+      expect(queue.dedupIndex()).toEqual({ keys: 3, bytes: 1024 * 16 });
+    } finally {
+      await queue.close();
+    }
+  });
+
   it('a prune on one connection is honoured by the index of another, and of its enqueue worker', async () => {
     const file = tempFile();
     const server = await opened(file);

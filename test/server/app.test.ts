@@ -309,6 +309,10 @@ describe('webhook, admin endpoints, reload (with delivery)', () => {
       data: { plan: 'pro', partner_conversion_id: 'hook-1', extole_app_type: 'extole-stream', email: 'hook@example.com' },
     });
     expect(fake.authorizations.every((a) => a === `Bearer ${EXTOLE_TOKEN}`)).toBe(true);
+    // The two insert_ids are in the server's de-duplication index, and /metrics says so.
+    const metrics = await (await fetch(`${s.url}/metrics`)).text();
+    expect(Number(/^extole_stream_dedup_index_keys (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(/^extole_stream_dedup_index_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1024 * 16);
   });
 
   it('serves healthz, readyz and metrics', async () => {
