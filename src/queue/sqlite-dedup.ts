@@ -55,10 +55,16 @@ export class SqliteDedup {
   private prunedBefore = Number.MIN_SAFE_INTEGER;
   /** Keys seen at or before this are outside the window of the latest claim: dropped at rebuilds. */
   private expiredBefore = Number.MIN_SAFE_INTEGER;
-  /** Keys claimed by the open transaction, by `project \0 insert_id`: they reach the index at commit. */
+  /** Keys claimed by the open transaction, by `project \0 insert_id`, for look-ups until it commits. */
   private staged = new Map<string, number>();
+  /** The same claims as `h1, h2, at` triples, in claim order: what commit writes to the index. */
+  private claims: number[] = [];
   /** The open request's claims, `[key, what staged held before]`, to undo if it rolls back. */
   private requestUndo: [string, number | undefined][] = [];
+  /** Where the open request's claims start in `claims`, and `stagedSeq` before it. */
+  private requestStart = 0;
+  private requestSeq = 0;
+  /** The log row of the transaction's last claim that still stands. */
   private stagedSeq = 0;
   private inGroup = false;
   /** Set by `hash`: the two halves of the last key hashed (no allocation per key). */
@@ -112,6 +118,8 @@ export class SqliteDedup {
   /** One ingest request (a savepoint) starts. */
   beginRequest(): void {
     this.requestUndo.length = 0;
+    this.requestStart = this.claims.length;
+    this.requestSeq = this.stagedSeq;
   }
 
   /** The request's savepoint rolled back: its claims never happened. */
@@ -122,6 +130,9 @@ export class SqliteDedup {
       else this.staged.set(key, before);
     }
     this.requestUndo.length = 0;
+    this.claims.length = this.requestStart;
+    // Its log rows are gone and their seq may be taken by another writer: not ours to skip.
+    this.stagedSeq = this.requestSeq;
   }
 
   /**
@@ -131,14 +142,12 @@ export class SqliteDedup {
   claim(project: string, insertId: string, now: number, cutoff: number): boolean {
     const key = project + '\u0000' + insertId;
     const staged = this.staged.get(key);
-    let seen = staged;
-    if (seen === undefined) {
-      this.hash(project, insertId);
-      seen = this.lookup();
-    }
+    this.hash(project, insertId);
+    const seen = staged ?? this.lookup();
     if (seen !== undefined && seen >= this.prunedBefore && seen > cutoff) return false;
     this.requestUndo.push([key, staged]);
     this.staged.set(key, now);
+    this.claims.push(this.h1, this.h2, now);
     this.stagedSeq = Number(this.append.run(project, insertId, now).lastInsertRowid);
     if (cutoff > this.expiredBefore) this.expiredBefore = cutoff;
     return true;
@@ -147,22 +156,26 @@ export class SqliteDedup {
   /** The transaction committed: its claims join the index. */
   commit(): void {
     if (!this.inGroup) return;
-    this.inGroup = false;
-    for (const [key, at] of this.staged) {
-      const sep = key.indexOf('\u0000');
-      this.hash(key.slice(0, sep), key.slice(sep + 1));
-      this.put(at);
+    const claims = this.claims;
+    for (let i = 0; i < claims.length; i += 3) {
+      this.h1 = claims[i]!;
+      this.h2 = claims[i + 1]!;
+      this.put(claims[i + 2]!);
     }
     // Nobody else could append while this transaction held the write lock.
-    if (this.staged.size > 0) this.lastSeq = this.stagedSeq;
-    this.staged.clear();
-    this.requestUndo.length = 0;
+    if (claims.length > 0) this.lastSeq = this.stagedSeq;
+    this.endGroup();
   }
 
   /** The transaction rolled back (or never began): the index stays as it was. */
   rollback(): void {
+    this.endGroup();
+  }
+
+  private endGroup(): void {
     this.inGroup = false;
     this.staged.clear();
+    this.claims.length = 0;
     this.requestUndo.length = 0;
   }
 

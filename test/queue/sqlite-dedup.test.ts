@@ -108,6 +108,43 @@ describe('SqliteDedup', () => {
     }
   });
 
+  it("does not skip another writer's row that reuses the sequence number of a request it rolled back", async () => {
+    const a = await schemaDb();
+    const b = new Database(a.name);
+    try {
+      const mine = new SqliteDedup(a);
+      const theirs = new SqliteDedup(b);
+      a.prepare('BEGIN IMMEDIATE').run();
+      mine.beginGroup();
+      mine.beginRequest();
+      expect(mine.claim('web', 'kept', 1000, 0)).toBe(true);
+      mine.beginRequest();
+      a.prepare('SAVEPOINT request').run();
+      expect(mine.claim('web', 'rolled-back', 1000, 0)).toBe(true);
+      a.prepare('ROLLBACK TO request').run();
+      a.prepare('RELEASE request').run();
+      mine.rollbackRequest();
+      a.prepare('COMMIT').run();
+      mine.commit();
+      // The other connection's next row takes the rolled-back row's sequence number.
+      b.prepare('BEGIN IMMEDIATE').run();
+      theirs.beginGroup();
+      theirs.beginRequest();
+      expect(theirs.claim('web', 'theirs', 1001, 0)).toBe(true);
+      b.prepare('COMMIT').run();
+      theirs.commit();
+      a.prepare('BEGIN IMMEDIATE').run();
+      mine.beginGroup();
+      mine.beginRequest();
+      expect([mine.claim('web', 'theirs', 1002, 0), mine.claim('web', 'kept', 1002, 0), mine.claim('web', 'rolled-back', 1002, 0)]).toEqual([false, false, true]);
+      a.prepare('COMMIT').run();
+      mine.commit();
+    } finally {
+      b.close();
+      a.close();
+    }
+  });
+
   it('drops expired keys when it grows, and sizes its table for what is left', async () => {
     const db = await schemaDb();
     try {
