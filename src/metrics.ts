@@ -20,6 +20,7 @@ export class Metrics {
   readonly concurrencyLimit: Gauge<'destination'>;
   /** Live-view lines not sent to a viewer that lagged (`GET /events/live`), all viewers together. */
   readonly liveDroppedLines: Counter;
+  /** insert_ids the SQLite queue's de-duplication index holds in this server's memory, and its bytes. */
   readonly dedupIndexKeys: Gauge;
   readonly dedupIndexBytes: Gauge;
 
@@ -38,8 +39,8 @@ export class Metrics {
     this.tokenAlarm = new Gauge({ name: `${p}token_alarm`, help: '1 while Extole rejects the destination token (401/403) and delivery is paused.', labelNames: ['destination'], registers: [registry] });
     this.concurrencyLimit = new Gauge({ name: `${p}concurrency_limit`, help: 'Current adaptive concurrency limit of a destination.', labelNames: ['destination'], registers: [registry] });
     this.liveDroppedLines = new Counter({ name: `${p}live_dropped_lines_total`, help: 'Live-view lines (GET /events/live) not sent to a viewer that could not keep up, all viewers together.', registers: [registry] });
-    this.dedupIndexKeys = new Gauge({ name: `${p}dedup_index_keys`, help: "insert_ids this server holds in memory to drop repeats (SQLite queue; expired ones until the index next grows).", registers: [registry] });
-    this.dedupIndexBytes = new Gauge({ name: `${p}dedup_index_bytes`, help: "Memory taken by this server's de-duplication index (SQLite queue).", registers: [registry] });
+    this.dedupIndexKeys = new Gauge({ name: `${p}dedup_index_keys`, help: 'insert_ids this server holds in memory to drop repeats (SQLite queue; expired ones until the index next grows).', registers: [registry] });
+    this.dedupIndexBytes = new Gauge({ name: `${p}dedup_index_bytes`, help: 'Bytes of memory the de-duplication index of this server takes (SQLite queue).', registers: [registry] });
     if (options.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: p });
   }
 }

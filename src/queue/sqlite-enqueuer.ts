@@ -8,7 +8,7 @@
  * statements: the event loop only copies each request's rows to it (strings, one message per
  * request) and waits for the answer, so ingestion and delivery use two cores.
  *
- * Same guarantees as the in-thread path (`SqliteQueue.enqueueRows`): one IMMEDIATE transaction
+ * Same guarantees as the in-thread path (`SqliteQueue.runBatch`): one IMMEDIATE transaction
  * per group of requests (those that reach the worker while it is busy commit together), one
  * savepoint per request (a failing request rolls back alone), and an answer only after an fsync
  * of the WAL that started after the commit, so a 200 still means the events are on disk.

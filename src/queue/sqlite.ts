@@ -313,7 +313,7 @@ export class SqliteQueue implements Queue {
   private settleTimer: NodeJS.Timeout | undefined;
   /** Transaction functions, built once per connection (building one per call costs as much as a small statement). */
   private batchTx: Database.Transaction<(db: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[]) => void> | undefined;
-  private enqueueTx: Database.Transaction<(st: Statements, project: string, events: IngestEvent[], now: number, window: number) => EnqueueResult> | undefined;
+  private enqueueTx: Database.Transaction<(st: Statements, dedup: SqliteDedup, project: string, events: IngestEvent[], now: number, window: number) => EnqueueResult> | undefined;
   private claimTx:
     | Database.Transaction<
         (
@@ -370,8 +370,8 @@ export class SqliteQueue implements Queue {
         this.entered = true;
         this.runBatch(d, st, ops, results, failures);
       });
-      this.enqueueTx = db.transaction((st: Statements, project: string, events: IngestEvent[], now: number, window: number) =>
-        this.enqueueRows(st, project, events, now, window),
+      this.enqueueTx = db.transaction((st: Statements, dedup: SqliteDedup, project: string, events: IngestEvent[], now: number, window: number) =>
+        enqueueFlatRows(dedup, st.insertDelivery, project, flattenEvents(events), now, window),
       );
       this.claimTx = db.transaction(
         (d: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[], params: ClaimParams) => {
@@ -639,7 +639,7 @@ export class SqliteQueue implements Queue {
         dedup.beginRequest();
         try {
           // Nested in the batch: a savepoint, rolled back alone when it throws.
-          results[i] = this.enqueueTx!(st, op.project, op.events, op.now, op.window);
+          results[i] = this.enqueueTx!(st, dedup, op.project, op.events, op.now, op.window);
         } catch (err) {
           dedup.rollbackRequest();
           // Some errors (disk full, I/O) make SQLite abort the whole transaction: then the rest
@@ -739,11 +739,6 @@ export class SqliteQueue implements Queue {
       }
     }
     return this.batch<EnqueueResult>('enqueue', (resolve, reject) => ({ kind: 'enqueue', project, events, now, window, resolve, reject }));
-  }
-
-  /** The rows of one ingest request (a savepoint inside the batch transaction). */
-  private enqueueRows(st: Statements, project: string, events: IngestEvent[], now: number, window: number): EnqueueResult {
-    return enqueueFlatRows(this.dedup!, st.insertDelivery, project, flattenEvents(events), now, window);
   }
 
   async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<QueueItem[]> {
