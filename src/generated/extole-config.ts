@@ -75,6 +75,10 @@ export interface Server {
    */
   dedup_window?: string;
   /**
+   * Worker threads that read, validate and transform ingest requests, so the event loop only receives them, commits and delivers. 0 does that work in the event loop. Applies after a restart.
+   */
+  ingest_threads?: number;
+  /**
    * Request limits; over them the server answers 413 like Amplitude.
    */
   limits?: {

@@ -156,34 +156,46 @@ export interface IngestSummary {
 }
 
 /**
- * Transform `events` (already normalized) for every destination of `target` and commit the
- * result in one `enqueue` call. Rejects with the queue's `QueueUnavailableError` when the
- * commit fails (then nothing was written and the sender must get a 5xx).
+ * What the transformers made of a request's events, before the commit: plain data (it crosses
+ * from the ingest worker thread to the event loop by structured clone).
  */
-export async function ingestEvents(
-  target: IngestTarget,
+export interface TransformedBatch {
+  /** One row per event, in order: the event as JSON and its deliveries. */
+  rows: IngestEvent[];
+  /** `destination\u0000reason` → drops. */
+  dropCounts: Map<string, number>;
+  /** Per event with an insert_id: its drop keys (to take back out when the queue skips it as a repeat). */
+  dropsOf?: (string[] | undefined)[];
+  /** Destinations that got at least one delivery row. */
+  touched: string[];
+  /** Live-view records per event, only when asked for. */
+  decisions?: LiveRecord[][];
+}
+
+/**
+ * Run every transformer on every event (already normalized). Pure apart from the transformers
+ * themselves: the same call runs in the event loop and in the ingest worker thread.
+ */
+export async function transformEvents(
+  transformers: readonly Transformer[],
   project: string,
   events: readonly AmplitudeEvent[],
-  opts: { endpoint: string; now: number; dedup?: boolean },
-): Promise<IngestSummary> {
-  const dropped: Partial<Record<DropReason, number>> = {};
+  opts: { endpoint: string; now: number; dedupOn: boolean; live: boolean },
+): Promise<TransformedBatch> {
   const dropCounts = new Map<string, number>();
   const touched = new Set<string>();
   const rows: IngestEvent[] = new Array(events.length);
-  const dedup = opts.dedup ?? true;
-  const dedupOn = dedup && target.dedupWindowMs > 0;
   // Drops per event, kept for events the queue may skip as repeats (those with an insert_id), so
   // that a repeat's drops can be taken back out: it is counted as ingested, nothing else.
-  const dropsOf: (string[] | undefined)[] | undefined = dedupOn ? new Array(events.length) : undefined;
+  const dropsOf: (string[] | undefined)[] | undefined = opts.dedupOn ? new Array(events.length) : undefined;
   // The live view costs one boolean when nobody listens; decisions are kept only when someone does.
-  const live = target.live !== undefined && target.live.listening ? target.live : undefined;
-  const decisions: LiveRecord[][] | undefined = live ? new Array(events.length) : undefined;
+  const decisions: LiveRecord[][] | undefined = opts.live ? new Array(events.length) : undefined;
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
     const insertId = typeof event.insert_id === 'string' && event.insert_id !== '' ? event.insert_id : null;
     const deliveries: DeliveryInput[] = [];
     const eventDecisions: LiveRecord[] | undefined = decisions ? (decisions[i] = []) : undefined;
-    for (const transformer of target.transformers) {
+    for (const transformer of transformers) {
       let outcome: Outcome;
       try {
         const result = transformer.transform(event, project);
@@ -197,7 +209,6 @@ export async function ingestEvents(
         deliveries.push({ destination: transformer.name, path: outcome.request.path, body: outcome.bodyJson });
         touched.add(transformer.name);
       } else {
-        dropped[outcome.reason] = (dropped[outcome.reason] ?? 0) + 1;
         const key = `${transformer.name}\u0000${outcome.reason}`;
         dropCounts.set(key, (dropCounts.get(key) ?? 0) + 1);
         if (dropsOf && insertId !== null) (dropsOf[i] ??= []).push(key);
@@ -205,6 +216,25 @@ export async function ingestEvents(
     }
     rows[i] = { insertId, event: JSON.stringify(event), deliveries };
   }
+  const batch: TransformedBatch = { rows, dropCounts, touched: [...touched] };
+  if (dropsOf) batch.dropsOf = dropsOf;
+  if (decisions) batch.decisions = decisions;
+  return batch;
+}
+
+/**
+ * Commit a transformed batch in one `enqueue` call, then count it, wake delivery and tell the
+ * live view. Rejects with the queue's `QueueUnavailableError` when the commit fails (then
+ * nothing was written, nothing was counted, and the sender must get a 5xx).
+ */
+export async function commitTransformed(
+  target: IngestTarget,
+  project: string,
+  batch: TransformedBatch,
+  opts: { endpoint: string; now: number; dedup?: boolean },
+): Promise<IngestSummary> {
+  const dedup = opts.dedup ?? true;
+  const { rows, dropCounts, dropsOf, decisions } = batch;
   const result = await target.queue.enqueue(project, rows, {
     now: opts.now,
     dedupWindowMs: dedup ? target.dedupWindowMs : 0,
@@ -212,13 +242,14 @@ export async function ingestEvents(
   // A repeat is not dropped again: take its drops back out of the counts.
   if (dropsOf && result.duplicateIndexes) {
     for (const i of result.duplicateIndexes) {
-      for (const key of dropsOf[i] ?? []) {
-        dropCounts.set(key, dropCounts.get(key)! - 1);
-        const reason = key.slice(key.indexOf('\u0000') + 1) as DropReason;
-        dropped[reason] = dropped[reason]! - 1;
-        if (dropped[reason] === 0) delete dropped[reason];
-      }
+      for (const key of dropsOf[i] ?? []) dropCounts.set(key, dropCounts.get(key)! - 1);
     }
+  }
+  const dropped: Partial<Record<DropReason, number>> = {};
+  for (const [key, count] of dropCounts) {
+    if (count === 0) continue;
+    const reason = key.slice(key.indexOf('\u0000') + 1) as DropReason;
+    dropped[reason] = (dropped[reason] ?? 0) + count;
   }
   // Counted only after the commit: a 503'd request ingested nothing.
   if (target.metrics) {
@@ -229,18 +260,35 @@ export async function ingestEvents(
       target.metrics.droppedEvents.inc({ destination, reason }, count);
     }
   }
-  if (result.deliveries > 0 && touched.size > 0) target.wake?.([...touched]);
-  if (live && decisions) {
+  if (result.deliveries > 0 && batch.touched.length > 0) target.wake?.(batch.touched);
+  if (decisions && target.live) {
     markDuplicates(decisions, result.duplicateIndexes);
-    live.publish(decisions.flat());
+    target.live.publish(decisions.flat());
   }
   return {
-    events: events.length,
+    events: rows.length,
     accepted: result.accepted,
     duplicates: result.duplicates,
     deliveries: result.deliveries,
     dropped,
   };
+}
+
+/**
+ * Transform `events` (already normalized) for every destination of `target` and commit the
+ * result in one `enqueue` call. Rejects with the queue's `QueueUnavailableError` when the
+ * commit fails (then nothing was written and the sender must get a 5xx).
+ */
+export async function ingestEvents(
+  target: IngestTarget,
+  project: string,
+  events: readonly AmplitudeEvent[],
+  opts: { endpoint: string; now: number; dedup?: boolean },
+): Promise<IngestSummary> {
+  const dedupOn = (opts.dedup ?? true) && target.dedupWindowMs > 0;
+  const live = target.live !== undefined && target.live.listening;
+  const batch = await transformEvents(target.transformers, project, events, { endpoint: opts.endpoint, now: opts.now, dedupOn, live });
+  return commitTransformed(target, project, batch, opts);
 }
 
 /** One live-view record of a transformer's decision (no event data beyond type and insert_id). */

@@ -4,7 +4,6 @@
  * one assignment, so a request in flight keeps the snapshot it started with and never sees
  * half of an old and half of a new config.
  */
-import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import type { Logger, LevelWithSilent } from 'pino';
 import type { LoadedConfig } from '../config/model.js';
@@ -22,7 +21,9 @@ import { Metrics } from '../metrics.js';
 import { ConfigError, QueueUnavailableError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { createLogger, type Redactor } from './logger.js';
-import { ingestEvents, type IngestSummary, type IngestTarget } from './ingest.js';
+import { commitTransformed, ingestEvents, type AmplitudeErrorBody, type IngestSummary, type IngestTarget } from './ingest.js';
+import { readIngestRequest, secretDigest, type ActiveProject, type IngestRequestKind } from './ingest-request.js';
+import { IngestThreadError, IngestThreads, ingestWorkerFile, type WorkerConfig } from './ingest-threads.js';
 import { LiveHub, observeSettlements, type LiveStats } from './live.js';
 import type { AmplitudeEvent } from '../generated/amplitude-event.js';
 
@@ -33,12 +34,15 @@ const DEFAULT_LEASE_MS = 30_000;
 /** How often insert_ids older than the window are forgotten. */
 const DEDUP_PRUNE_INTERVAL_MS = 10 * 60_000;
 
-/** A project as ingestion sees it: the key and a digest of its api_key for constant-time matching. */
-export interface ActiveProject {
-  key: string;
-  /** SHA-256 of the api_key: equal-length buffers for `timingSafeEqual`. */
-  apiKeyDigest: Buffer;
-}
+export type { ActiveProject } from './ingest-request.js';
+
+/** Default `server.ingest_threads`. */
+const DEFAULT_INGEST_THREADS = 1;
+
+/** What `Runtime.ingestBody` made of a request body. */
+export type BodyIngestResult =
+  | { ok: false; error: AmplitudeErrorBody }
+  | { ok: true; events: number; size: number; summary: IngestSummary };
 
 /** Request limits (SPEC §5), in bytes / events. */
 export interface IngestLimits {
@@ -101,6 +105,10 @@ export interface RuntimeOptions {
   /** Build the queue (default `createQueue`); tests inject broken or slow queues. */
   queueFactory?: (loaded: LoadedConfig) => Queue;
   metrics?: Metrics;
+  /** Overrides `server.ingest_threads` (0: read and transform bodies in the event loop). */
+  ingestThreads?: number;
+  /** The ingest worker's file (default the built `ingest-worker.js`); tests inject failing ones. */
+  ingestWorkerFile?: URL;
 }
 
 export interface RuntimeStatus {
@@ -114,6 +122,8 @@ export interface RuntimeStatus {
   };
   ready: boolean;
   sandbox: string | null;
+  /** Ingest worker threads reading and transforming request bodies (0: the event loop does). */
+  ingest_threads: number;
   projects: string[];
   destinations: Array<{
     name: string;
@@ -136,9 +146,6 @@ export interface RuntimeStatus {
   live: LiveStats;
 }
 
-function sha256(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
-}
 
 /** Names of missing secrets, e.g. `env:EXTOLE_ACCESS_TOKEN` → `EXTOLE_ACCESS_TOKEN (env)`. */
 function describeMissing(refs: readonly string[]): string {
@@ -192,6 +199,8 @@ export class Runtime {
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly redaction: SecretRedaction;
   private readonly options: RuntimeOptions;
+  /** Ingest worker threads (serve only, `server.ingest_threads` > 0). */
+  private readonly threads: IngestThreads | undefined;
 
   private constructor(args: {
     options: RuntimeOptions;
@@ -203,6 +212,7 @@ export class Runtime {
     delivery: DeliveryManager | undefined;
     clock: Clock;
     live: LiveHub;
+    threads?: IngestThreads;
   }) {
     this.options = args.options;
     this.activeConfig = args.active;
@@ -214,6 +224,7 @@ export class Runtime {
     this.clock = args.clock;
     this.deliveryBaseUrl = args.options.deliveryBaseUrl;
     this.live = args.live;
+    this.threads = args.threads;
   }
 
   /**
@@ -256,7 +267,19 @@ export class Runtime {
         destinations: active.deliveryDestinations,
       });
     }
-    const runtime = new Runtime({ options, active, queue, logger, redaction, metrics, delivery, clock, live });
+    // Only a server takes bodies over HTTP; replay and dlq hand events in directly.
+    const threadCount = options.ingestThreads ?? loaded.root.server?.ingest_threads ?? DEFAULT_INGEST_THREADS;
+    const workerFile = options.delivery !== false && threadCount > 0 ? (options.ingestWorkerFile ?? ingestWorkerFile()) : undefined;
+    if (options.delivery !== false && threadCount > 0 && workerFile === undefined) {
+      logger.warn('the ingest worker file is missing (run `npm run build`); ingesting in the event loop');
+    }
+    const threads =
+      workerFile !== undefined
+        ? new IngestThreads(threadCount, workerFile, (err) => {
+            if (err) logger.error({ err: redaction.redact(err.message) }, 'an ingest worker thread stopped; it restarts on the next request');
+          })
+        : undefined;
+    const runtime = new Runtime({ options, active, queue, logger, redaction, metrics, delivery, clock, live, threads });
     runtime.queueOpen = true;
     runtime.setConfigInfo();
     if (delivery) {
@@ -309,7 +332,7 @@ export class Runtime {
     const projects: ActiveProject[] = [];
     for (const p of loaded.projects) {
       // A project whose key is unavailable can never authenticate (only possible with requireSecrets 'queue').
-      if (p.apiKey !== undefined && p.apiKey !== '') projects.push({ key: p.key, apiKeyDigest: sha256(p.apiKey) });
+      if (p.apiKey !== undefined && p.apiKey !== '') projects.push({ key: p.key, apiKeyDigest: secretDigest(p.apiKey) });
     }
     const server = loaded.root.server ?? {};
     const limits: IngestLimits = {
@@ -381,12 +404,53 @@ export class Runtime {
     opts: { endpoint: string; dedup?: boolean; target?: IngestTarget },
   ): Promise<IngestSummary> {
     if (!this.queueOpen) throw new QueueUnavailableError('the queue is closed');
-    try {
-      const summary = await ingestEvents(opts.target ?? this.target(active), project, events, {
+    return this.committing(active, () =>
+      ingestEvents(opts.target ?? this.target(active), project, events, {
         endpoint: opts.endpoint,
         now: this.clock.now(),
         dedup: opts.dedup,
-      });
+      }),
+    );
+  }
+
+  /**
+   * Ingest one request body (HTTP V2, Batch or Webhook; already size-checked and decompressed)
+   * with the snapshot `active`: read and transform it on an ingest worker thread when there
+   * are any (else in the event loop), then commit it here. Resolves with Amplitude's error for
+   * a bad body (nothing enqueued); rejects with `QueueUnavailableError` when the queue cannot
+   * take the events.
+   */
+  async ingestBody(active: ActiveConfig, body: Uint8Array | undefined, kind: IngestRequestKind): Promise<BodyIngestResult> {
+    if (!this.queueOpen) throw new QueueUnavailableError('the queue is closed');
+    const now = this.clock.now();
+    const { endpoint } = kind;
+    if (this.threads && body !== undefined && body.length > 0) {
+      try {
+        const read = await this.threads.read(active, () => workerConfigOf(active), body, {
+          kind,
+          now,
+          dedupOn: active.dedupWindowMs > 0,
+          live: this.live.listening,
+        });
+        if (!read.ok) return read;
+        const summary = await this.committing(active, () => commitTransformed(this.target(active), read.project, read.batch, { endpoint, now }));
+        return { ok: true, events: read.batch.rows.length, size: read.size, summary };
+      } catch (err) {
+        if (!(err instanceof IngestThreadError)) throw err;
+        // Nothing was committed: this request is read in the event loop instead.
+        this.logger.warn({ err: this.redact(err.message) }, 'ingest worker thread failed a request; reading it in the event loop');
+      }
+    }
+    const read = readIngestRequest(body, kind, { projects: active.projects, eventsPerRequest: active.limits.eventsPerRequest, now });
+    if (!read.ok) return read;
+    const summary = await this.ingest(active, read.project, read.events, { endpoint });
+    return { ok: true, events: read.events.length, size: read.size, summary };
+  }
+
+  /** Run a commit; keep /readyz's queue state and turn any failure into `QueueUnavailableError`. */
+  private async committing(active: ActiveConfig, commit: () => Promise<IngestSummary>): Promise<IngestSummary> {
+    try {
+      const summary = await commit();
       if (this.queueFailure) {
         this.logger.info('queue accepts events again');
         this.queueFailure = null;
@@ -450,6 +514,7 @@ export class Runtime {
     const s1 = loaded.root.server ?? {};
     const s0 = old.loaded.root.server ?? {};
     if (s1.host !== s0.host || s1.port !== s0.port) warnings.push('server.host/port changed: they apply after a restart');
+    if (s1.ingest_threads !== s0.ingest_threads) warnings.push('server.ingest_threads changed: it applies after a restart');
     if (s1.log_level && s1.log_level !== s0.log_level && !this.options.logLevel) this.logger.level = s1.log_level;
     // The swap: one assignment. Requests that already read `active` finish with the old snapshot.
     this.activeConfig = next;
@@ -544,6 +609,7 @@ export class Runtime {
       },
       ready: ready.ready,
       sandbox: this.deliveryBaseUrl ?? null,
+      ingest_threads: this.threads?.size ?? 0,
       projects: loaded.projects.map((p) => p.key),
       destinations: loaded.destinations.map((d) => ({
         name: d.name,
@@ -570,6 +636,7 @@ export class Runtime {
       this.closing = (async () => {
         if (this.pruneTimer) clearInterval(this.pruneTimer);
         this.live.closeAll();
+        await this.threads?.close();
         try {
           await this.delivery?.stop();
         } catch (err) {
@@ -586,6 +653,15 @@ export class Runtime {
     }
     return this.closing;
   }
+}
+
+/** What an ingest worker thread needs of a config snapshot. */
+function workerConfigOf(active: ActiveConfig): Omit<WorkerConfig, 'id'> {
+  return {
+    destinations: active.loaded.destinations.map((d) => ({ name: d.name, definition: d.definition })),
+    projects: active.projects,
+    eventsPerRequest: active.limits.eventsPerRequest,
+  };
 }
 
 /** Message of an unknown thrown value. */

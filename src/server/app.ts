@@ -15,8 +15,9 @@ import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
 import { QueueUnavailableError } from '../errors.js';
-import type { ActiveConfig, Runtime } from '../runtime/runtime.js';
-import { AMPLITUDE_ERRORS, prepareEvents, type AmplitudeErrorBody, type EventShape } from '../runtime/ingest.js';
+import type { ActiveConfig, BodyIngestResult, Runtime } from '../runtime/runtime.js';
+import type { IngestRequestKind } from '../runtime/ingest-request.js';
+import { AMPLITUDE_ERRORS, type AmplitudeErrorBody } from '../runtime/ingest.js';
 import { HttpError, payloadTooLarge, readBody } from './body.js';
 import { bearerToken, findProjectByKey, isLoopback, secretEquals } from './auth.js';
 import { parseLiveQuery } from '../runtime/live.js';
@@ -65,22 +66,6 @@ function sendError(
 ): FastifyReply {
   if (close) reply.header('connection', 'close');
   return reply.code(body.code).send(body);
-}
-
-/** Parse a body's bytes as JSON the way Amplitude reports problems. */
-function parseJson(body: unknown): { ok: true; value: unknown; size: number } | { ok: false; error: AmplitudeErrorBody } {
-  const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-  if (bytes.length === 0) return { ok: false, error: { code: 400, error: AMPLITUDE_ERRORS.missingBody } };
-  try {
-    // JSON.parse never touches prototypes: a "__proto__" key becomes an ordinary own property.
-    return { ok: true, value: JSON.parse(bytes.toString('utf8')), size: bytes.length };
-  } catch {
-    return { ok: false, error: { code: 400, error: AMPLITUDE_ERRORS.invalidJson } };
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -180,60 +165,33 @@ export function buildServer(runtime: Runtime, options: BuildServerOptions = {}):
 
   // ---- ingestion -------------------------------------------------------------------------
 
-  const amplitudeIngest = (endpoint: 'httpapi' | 'batch') =>
-    async function handler(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-      const active = runtime.active;
-      const parsed = parseJson(request.body);
-      if (!parsed.ok) return sendError(reply, parsed.error);
-      const body = parsed.value;
-      if (!isObject(body)) return sendError(reply, { code: 400, error: AMPLITUDE_ERRORS.invalidJson });
-      const apiKey = body.api_key;
-      if (typeof apiKey !== 'string' || apiKey === '') {
-        return sendError(reply, { code: 400, error: AMPLITUDE_ERRORS.missingField, missing_field: 'api_key' });
-      }
-      const events = body.events;
-      if (!Array.isArray(events) || events.length === 0) {
-        return sendError(reply, { code: 400, error: AMPLITUDE_ERRORS.missingField, missing_field: 'events' });
-      }
-      const project = findProjectByKey(active.projects, apiKey);
-      if (!project) return sendError(reply, { code: 400, error: AMPLITUDE_ERRORS.invalidApiKey });
-      if (events.length > active.limits.eventsPerRequest) return sendError(reply, payloadTooLarge().body);
-      const options = isObject(body.options) ? body.options : {};
-      const minIdLength =
-        typeof options.min_id_length === 'number' && Number.isInteger(options.min_id_length) && options.min_id_length >= 0
-          ? options.min_id_length
-          : undefined;
-      return ingestAndAnswer(request, reply, active, project.key, events, { endpoint, shape: 'http', minIdLength, size: parsed.size });
-    };
-
-  async function ingestAndAnswer(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    active: ActiveConfig,
-    project: string,
-    rawEvents: unknown[],
-    opts: { endpoint: string; shape: EventShape; minIdLength?: number; size: number },
-  ): Promise<FastifyReply> {
-    const now = runtime.clock.now();
-    const prepared = prepareEvents(rawEvents, { shape: opts.shape, minIdLength: opts.minIdLength, now });
-    if (!prepared.ok) return sendError(reply, prepared.error);
+  /** Read, transform and commit a body (see `Runtime.ingestBody`), then answer as Amplitude does. */
+  async function ingestAndAnswer(request: FastifyRequest, reply: FastifyReply, active: ActiveConfig, kind: IngestRequestKind): Promise<FastifyReply> {
+    const body = Buffer.isBuffer(request.body) ? request.body : undefined;
+    let result: BodyIngestResult;
     try {
-      const summary = await runtime.ingest(active, project, prepared.events, { endpoint: opts.endpoint });
-      request.log.debug({ project, endpoint: opts.endpoint, ...summary }, 'ingested');
+      result = await runtime.ingestBody(active, body, kind);
     } catch (err) {
       if (err instanceof QueueUnavailableError) {
         return sendError(reply, { code: 503, error: 'Service unavailable: the queue cannot take events' });
       }
       throw err;
     }
+    if (!result.ok) return sendError(reply, result.error);
+    request.log.debug({ endpoint: kind.endpoint, ...result.summary }, 'ingested');
     // Only now, after the commit: Amplitude's success summary.
     return reply.code(200).send({
       code: 200,
-      events_ingested: prepared.events.length,
-      payload_size_bytes: opts.size,
+      events_ingested: result.events,
+      payload_size_bytes: result.size,
       server_upload_time: Date.now(),
     });
   }
+
+  const amplitudeIngest = (endpoint: 'httpapi' | 'batch') =>
+    async function handler(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+      return ingestAndAnswer(request, reply, runtime.active, { endpoint });
+    };
 
   app.post('/2/httpapi', { config: { bodyKind: 'httpapi' } }, amplitudeIngest('httpapi'));
   app.post('/batch', { config: { bodyKind: 'batch' } }, amplitudeIngest('batch'));
@@ -250,12 +208,7 @@ export function buildServer(runtime: Runtime, options: BuildServerOptions = {}):
       reply.header('www-authenticate', 'Bearer realm="extole-stream"');
       return sendError(reply, { code: 401, error: AMPLITUDE_ERRORS.invalidApiKey });
     }
-    const parsed = parseJson(request.body);
-    if (!parsed.ok) return sendError(reply, parsed.error);
-    const events = Array.isArray(parsed.value) ? parsed.value : [parsed.value];
-    if (events.length === 0) return sendError(reply, { code: 400, error: AMPLITUDE_ERRORS.missingField, missing_field: 'events' });
-    if (events.length > active.limits.eventsPerRequest) return sendError(reply, payloadTooLarge().body);
-    return ingestAndAnswer(request, reply, active, project.key, events, { endpoint: 'webhook', shape: 'export', size: parsed.size });
+    return ingestAndAnswer(request, reply, active, { endpoint: 'webhook', project: project.key });
   });
   methodNotAllowed('/webhook/:project', 'POST, OPTIONS');
 

@@ -3,22 +3,10 @@
  * `timingSafeEqual`), and every project is compared on every call, so neither the length nor
  * the position of a matching key shows in the response time.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { ActiveProject } from '../runtime/runtime.js';
+import { timingSafeEqual } from 'node:crypto';
+import { secretDigest as digest } from '../runtime/ingest-request.js';
 
-function digest(text: string): Buffer {
-  return createHash('sha256').update(text, 'utf8').digest();
-}
-
-/** The project whose api_key equals `apiKey`, or undefined. */
-export function findProjectByKey(projects: readonly ActiveProject[], apiKey: string): ActiveProject | undefined {
-  const d = digest(apiKey);
-  let found: ActiveProject | undefined;
-  for (const p of projects) {
-    if (timingSafeEqual(p.apiKeyDigest, d) && !found) found = p;
-  }
-  return found;
-}
+export { findProjectByKey } from '../runtime/ingest-request.js';
 
 /** True when `given` equals `expected`, in constant time. */
 export function secretEquals(given: string, expected: string): boolean {

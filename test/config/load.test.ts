@@ -46,7 +46,7 @@ describe('loadConfig: a valid config', () => {
     expect(root.destinations).toBe('destinations/*.yaml');
     expect(root.server).toEqual({
       admin_token: '${env:EXTOLE_STREAM_ADMIN_TOKEN}',
-      host: '127.0.0.1', port: 8080, log_level: 'info', dedup_window: '7d',
+      host: '127.0.0.1', port: 8080, log_level: 'info', dedup_window: '7d', ingest_threads: 1,
       limits: { httpapi_bytes: '1MB', batch_bytes: '20MB', events_per_request: 2000 },
     });
     expect(root.queue).toEqual({ driver: 'sqlite', path: '.extole-stream/queue.db', schema: 'extole_stream', pool_size: 10, lease: '30s' });

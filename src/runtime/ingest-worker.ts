@@ -1,0 +1,58 @@
+/**
+ * The ingest worker thread (see `IngestThreads`): reads a request body (JSON, Amplitude's
+ * checks, validation, normalization) and runs every transformer on its events, so that the
+ * event loop only receives bodies, commits and delivers. It holds the transformers of the
+ * configs the event loop sent it, by id; it never touches the queue, metrics or the network.
+ */
+import { parentPort } from 'node:worker_threads';
+import { compileDestination } from '../compile/transformer.js';
+import type { Transformer } from '../compile/types.js';
+import { transformEvents } from './ingest.js';
+import { readIngestRequest } from './ingest-request.js';
+import type { IngestThreadAnswer, IngestThreadMessage, WorkerConfig } from './ingest-threads.js';
+
+/** A config as this thread holds it; `error` when its destinations did not compile here. */
+type HeldConfig = { config: WorkerConfig; transformers: Transformer[]; error?: undefined } | { config: WorkerConfig; error: string };
+
+const configs = new Map<number, HeldConfig>();
+
+async function answer(message: Extract<IngestThreadMessage, { type: 'ingest' }>): Promise<IngestThreadAnswer> {
+  const held = configs.get(message.config);
+  if (!held) return { id: message.id, type: 'failed', message: `ingest worker: config ${message.config} unknown` };
+  if (held.error !== undefined) return { id: message.id, type: 'failed', message: held.error };
+  const read = readIngestRequest(message.body, message.kind, {
+    projects: held.config.projects,
+    eventsPerRequest: held.config.eventsPerRequest,
+    now: message.now,
+  });
+  if (!read.ok) return { id: message.id, type: 'rejected', error: read.error };
+  const batch = await transformEvents(held.transformers, read.project, read.events, {
+    endpoint: message.kind.endpoint,
+    now: message.now,
+    dedupOn: message.dedupOn,
+    live: message.live,
+  });
+  return { id: message.id, type: 'transformed', project: read.project, size: read.size, batch };
+}
+
+parentPort!.on('message', (message: IngestThreadMessage) => {
+  if (message.type === 'config') {
+    const { config } = message;
+    try {
+      configs.set(config.id, { config, transformers: config.destinations.map((d) => compileDestination(d)) });
+    } catch (err) {
+      // The event loop compiled the same definitions before activating them; if this thread
+      // cannot, its requests fail (500) rather than the thread.
+      configs.set(config.id, { config, error: `ingest worker: ${err instanceof Error ? err.message : String(err)}` });
+    }
+    return;
+  }
+  if (message.type === 'forget') {
+    configs.delete(message.id);
+    return;
+  }
+  answer(message).then(
+    (reply) => parentPort!.postMessage(reply),
+    (err: unknown) => parentPort!.postMessage({ id: message.id, type: 'failed', message: err instanceof Error ? err.message : String(err) } satisfies IngestThreadAnswer),
+  );
+});
