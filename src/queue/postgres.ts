@@ -21,6 +21,7 @@ import type {
 } from './types.js';
 import { deadLetterLimitSql, deadLetterValues, isQueueId, newLeaseToken, queueUnavailable, toDeadLetter, toQueueItem } from './common.js';
 import type { DeadLetterRowOf, DeliveryRowOf, SettleRef } from './common.js';
+import { ingestEventsOf, type PackedEvents } from './packed.js';
 
 export interface PostgresQueueOptions {
   /** Connection URL, e.g. `postgres://user:pass@host:5432/db`. Never logged. */
@@ -279,8 +280,9 @@ export class PostgresQueue implements Queue {
     }
   }
 
-  async enqueue(project: string, events: IngestEvent[], options: EnqueueOptions): Promise<EnqueueResult> {
+  async enqueue(project: string, rows: IngestEvent[] | PackedEvents, options: EnqueueOptions): Promise<EnqueueResult> {
     this.check('enqueue');
+    const events = ingestEventsOf(rows);
     const now = Math.trunc(options.now);
     const window = Math.max(0, Math.trunc(options.dedupWindowMs));
     // Repeats inside the request are settled here (first one wins); the database settles repeats

@@ -24,7 +24,8 @@ import type {
   QueueItem,
 } from './types.js';
 import { SqliteDedup } from './sqlite-dedup.js';
-import { SqliteEnqueuer, enqueueFlatRows, flattenEvents, sqliteDriverPath } from './sqlite-enqueuer.js';
+import { SqliteEnqueuer, enqueueFlatRows, sqliteDriverPath } from './sqlite-enqueuer.js';
+import { flatRows, type PackedEvents } from './packed.js';
 import { deadLetterLimitSql, deadLetterValues, isQueueId, newLeaseToken, queueUnavailable, toDeadLetter } from './common.js';
 import type { DeadLetterRowOf, DeliveryRowOf, SettleRef } from './common.js';
 
@@ -253,7 +254,7 @@ interface ClaimParams {
 
 /** A settle or enqueue call waiting for the next batch commit (see `SqliteQueue.flush`). */
 type PendingOp =
-  | { kind: 'enqueue'; project: string; events: IngestEvent[]; now: number; window: number; resolve: (r: EnqueueResult) => void; reject: (e: unknown) => void }
+  | { kind: 'enqueue'; project: string; events: IngestEvent[] | PackedEvents; now: number; window: number; resolve: (r: EnqueueResult) => void; reject: (e: unknown) => void }
   | { kind: 'complete'; id: number; token: string; resolve: (owned: boolean) => void; reject: (e: unknown) => void }
   | {
       kind: 'retry';
@@ -311,7 +312,7 @@ export class SqliteQueue implements Queue {
   private settleTimer: NodeJS.Timeout | undefined;
   /** Transaction functions, built once per connection (building one per call costs as much as a small statement). */
   private batchTx: Database.Transaction<(db: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[]) => void> | undefined;
-  private enqueueTx: Database.Transaction<(st: Statements, dedup: SqliteDedup, project: string, events: IngestEvent[], now: number, window: number) => EnqueueResult> | undefined;
+  private enqueueTx: Database.Transaction<(st: Statements, dedup: SqliteDedup, project: string, events: IngestEvent[] | PackedEvents, now: number, window: number) => EnqueueResult> | undefined;
   private claimTx:
     | Database.Transaction<
         (
@@ -368,8 +369,8 @@ export class SqliteQueue implements Queue {
         this.entered = true;
         this.runBatch(d, st, ops, results, failures);
       });
-      this.enqueueTx = db.transaction((st: Statements, dedup: SqliteDedup, project: string, events: IngestEvent[], now: number, window: number) =>
-        enqueueFlatRows(dedup, st.insertDelivery, project, flattenEvents(events), now, window),
+      this.enqueueTx = db.transaction((st: Statements, dedup: SqliteDedup, project: string, events: IngestEvent[] | PackedEvents, now: number, window: number) =>
+        enqueueFlatRows(dedup, st.insertDelivery, project, flatRows(events), now, window),
       );
       this.claimTx = db.transaction(
         (d: Database.Database, st: Statements, ops: PendingOp[], results: unknown[], failures: (QueueUnavailableError | undefined)[], params: ClaimParams) => {
@@ -718,7 +719,7 @@ export class SqliteQueue implements Queue {
     clearTimeout(timer);
   }
 
-  async enqueue(project: string, events: IngestEvent[], options: EnqueueOptions): Promise<EnqueueResult> {
+  async enqueue(project: string, events: IngestEvent[] | PackedEvents, options: EnqueueOptions): Promise<EnqueueResult> {
     const now = Math.trunc(options.now);
     const window = Math.max(0, options.dedupWindowMs);
     if (this.enqueuer !== undefined && !this.enqueuer.failed) {

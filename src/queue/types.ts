@@ -7,6 +7,9 @@
  * 200 to the sender means every delivery is durable. Timestamps are epoch milliseconds and are
  * always passed in (`now`) so tests can inject a clock.
  */
+import type { PackedEvents } from './packed.js';
+
+export type { PackedEvents } from './packed.js';
 
 /** One delivery of an event to one destination, as ingestion hands it over. */
 export interface DeliveryInput {
@@ -119,8 +122,9 @@ export interface Queue {
   /**
    * Commit events from one ingest request in a single transaction. Resolves only after the
    * commit is durable; rejects with `QueueUnavailableError` when it cannot (nothing written).
+   * The events may come packed (`PackedEvents`, as the ingest worker thread sends them).
    */
-  enqueue(project: string, events: IngestEvent[], options: EnqueueOptions): Promise<EnqueueResult>;
+  enqueue(project: string, events: IngestEvent[] | PackedEvents, options: EnqueueOptions): Promise<EnqueueResult>;
   /**
    * Lease up to `limit` due rows of `destination` (run_at <= now, no live lease), oldest run_at
    * first (ties: enqueue order). Concurrent callers never get the same row under a live lease.

@@ -8,7 +8,7 @@
  */
 import type { AmplitudeEvent } from '../generated/amplitude-event.js';
 import type { DropReason, Outcome, Transformer } from '../compile/types.js';
-import type { DeliveryInput, IngestEvent, Queue } from '../queue/types.js';
+import type { DeliveryInput, IngestEvent, PackedEvents, Queue } from '../queue/types.js';
 import type { Metrics } from '../metrics.js';
 import { ingestEvent } from '../events/ingest.js';
 import type { LiveRecord, LiveTap } from './live.js';
@@ -160,8 +160,10 @@ export interface IngestSummary {
  * from the ingest worker thread to the event loop by structured clone).
  */
 export interface TransformedBatch {
-  /** One row per event, in order: the event as JSON and its deliveries. */
-  rows: IngestEvent[];
+  /** One row per event, in order: the event as JSON and its deliveries (packed by the worker thread). */
+  rows: IngestEvent[] | PackedEvents;
+  /** Number of events. */
+  count: number;
   /** `destination\u0000reason` → drops. */
   dropCounts: Map<string, number>;
   /** Per event with an insert_id: its drop keys (to take back out when the queue skips it as a repeat). */
@@ -216,7 +218,7 @@ export async function transformEvents(
     }
     rows[i] = { insertId, event: JSON.stringify(event), deliveries };
   }
-  const batch: TransformedBatch = { rows, dropCounts, touched: [...touched] };
+  const batch: TransformedBatch = { rows, count: rows.length, dropCounts, touched: [...touched] };
   if (dropsOf) batch.dropsOf = dropsOf;
   if (decisions) batch.decisions = decisions;
   return batch;
@@ -266,7 +268,7 @@ export async function commitTransformed(
     target.live.publish(decisions.flat());
   }
   return {
-    events: rows.length,
+    events: batch.count,
     accepted: result.accepted,
     duplicates: result.duplicates,
     deliveries: result.deliveries,

@@ -275,8 +275,10 @@ export class Runtime {
     }
     const threads =
       workerFile !== undefined
-        ? new IngestThreads(threadCount, workerFile, (err) => {
-            if (err) logger.error({ err: redaction.redact(err.message) }, 'an ingest worker thread stopped; it restarts on the next request');
+        ? new IngestThreads(threadCount, workerFile, (err, givenUp) => {
+            const why = redaction.redact(err?.message ?? 'exit code 0');
+            if (givenUp) logger.error({ err: why }, 'ingest worker threads keep stopping; the event loop reads request bodies from now on');
+            else logger.error({ err: why }, 'an ingest worker thread stopped; it restarts on the next request');
           })
         : undefined;
     const runtime = new Runtime({ options, active, queue, logger, redaction, metrics, delivery, clock, live, threads });
@@ -420,11 +422,13 @@ export class Runtime {
    * a bad body (nothing enqueued); rejects with `QueueUnavailableError` when the queue cannot
    * take the events.
    */
-  async ingestBody(active: ActiveConfig, body: Uint8Array | undefined, kind: IngestRequestKind): Promise<BodyIngestResult> {
+  async ingestBody(active: ActiveConfig, bytes: Uint8Array | undefined, kind: IngestRequestKind): Promise<BodyIngestResult> {
+    let body = bytes;
     if (!this.queueOpen) throw new QueueUnavailableError('the queue is closed');
     const now = this.clock.now();
     const { endpoint } = kind;
-    if (this.threads && body !== undefined && body.length > 0) {
+    if (this.threads?.usable && body !== undefined && body.length > 0) {
+      // `body` is detached once it has moved to the thread.
       try {
         const read = await this.threads.read(active, () => workerConfigOf(active), body, {
           kind,
@@ -434,11 +438,15 @@ export class Runtime {
         });
         if (!read.ok) return read;
         const summary = await this.committing(active, () => commitTransformed(this.target(active), read.project, read.batch, { endpoint, now }));
-        return { ok: true, events: read.batch.rows.length, size: read.size, summary };
+        return { ok: true, events: read.batch.count, size: read.size, summary };
       } catch (err) {
         if (!(err instanceof IngestThreadError)) throw err;
-        // Nothing was committed: this request is read in the event loop instead.
-        this.logger.warn({ err: this.redact(err.message) }, 'ingest worker thread failed a request; reading it in the event loop');
+        // Nothing was committed. The bytes moved to the thread; read them here if they came back
+        // (or were copied), else the sender gets a 503 and sends the request again.
+        const bytes = err.body ?? (body.length > 0 ? body : undefined);
+        this.logger.warn({ err: this.redact(err.message) }, bytes ? 'ingest worker thread failed a request; reading it in the event loop' : 'ingest worker thread failed a request; answering 503');
+        if (!bytes) throw new QueueUnavailableError(`ingest worker thread failed: ${err.message}`, { cause: err });
+        body = bytes;
       }
     }
     const read = readIngestRequest(body, kind, { projects: active.projects, eventsPerRequest: active.limits.eventsPerRequest, now });

@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DeadLetterInput, IngestEvent, Queue, QueueItem } from '../../src/queue/types.js';
+import { packEvents } from '../../src/queue/packed.js';
 
 export interface QueueHarness {
   /** An opened queue on a fresh, empty store. */
@@ -91,6 +92,17 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
     afterEach(async () => {
       for (const other of extra.splice(0)) await other.close();
       await h.cleanup();
+    });
+
+    it('takes packed events (as the ingest worker thread sends them) exactly as events, repeats included', async () => {
+      const r1 = await q.enqueue('web', packEvents([ev('p1'), ev(null, ['d1', 'd2'], 'anon-p'), ev('p2', [])]), opts(T0));
+      expect(r1).toEqual({ accepted: 3, duplicates: 0, deliveries: 3 });
+      const r2 = await q.enqueue('web', packEvents([ev('p1'), ev('p3')]), opts(T0));
+      expect(r2).toEqual({ accepted: 1, duplicates: 1, deliveries: 1, duplicateIndexes: [0] });
+      const items = await q.claim('d1', 10, T0, LEASE);
+      expect(items.map(labelOf)).toEqual(['p1', 'anon-p', 'p3']);
+      expect(items[1]).toMatchObject({ insertId: null, event: ev(null, ['d1', 'd2'], 'anon-p').event });
+      expect((await q.claim('d2', 10, T0, LEASE)).map(labelOf)).toEqual(['anon-p']);
     });
 
     it('reports its driver name', () => {

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { flattenEvents, packEvents, unpackEvents } from '../../src/queue/sqlite-enqueuer.js';
+import { flatRows, ingestEventsOf } from '../../src/queue/packed.js';
 import type { IngestEvent } from '../../src/queue/types.js';
 
-describe('packEvents / unpackEvents (what the enqueue worker receives)', () => {
+describe('packEvents / unpackEvents (what the enqueue worker and the event loop receive)', () => {
   it('give back every string of every event, in the form enqueueFlatRows takes', () => {
     const text = fc.string({ unit: 'binary', maxLength: 40 });
     const event: fc.Arbitrary<IngestEvent> = fc.record({
@@ -13,8 +14,12 @@ describe('packEvents / unpackEvents (what the enqueue worker receives)', () => {
     });
     fc.assert(
       fc.property(fc.array(event, { maxLength: 20 }), (events) => {
-        const { lengths, text: packed } = packEvents(events);
-        expect(unpackEvents(lengths, packed)).toEqual(flattenEvents(events));
+        const packed = packEvents(events);
+        expect(packed.count).toBe(events.length);
+        expect(unpackEvents(packed.lengths, packed.text)).toEqual(flattenEvents(events));
+        // What a queue that commits on the event loop gets back (PostgreSQL, SQLite without its worker).
+        expect(ingestEventsOf(packed)).toEqual(events);
+        expect(flatRows(packed)).toEqual(flatRows(events));
       }),
       { numRuns: 300 },
     );

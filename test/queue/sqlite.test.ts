@@ -195,7 +195,7 @@ describe('SqliteQueue on a file', () => {
     const dir = tempDir();
     const build = path.join(dir, 'build');
     // Compile the driver (and what it imports) for plain Node child processes.
-    for (const rel of ['src/errors.ts', 'src/queue/types.ts', 'src/queue/common.ts', 'src/queue/sqlite-dedup.ts', 'src/queue/sqlite-enqueuer.ts', 'src/queue/sqlite.ts']) {
+    for (const rel of ['src/errors.ts', 'src/queue/types.ts', 'src/queue/common.ts', 'src/queue/sqlite-dedup.ts', 'src/queue/packed.ts', 'src/queue/sqlite-enqueuer.ts', 'src/queue/sqlite.ts']) {
       const out = ts.transpileModule(readFileSync(path.join(repoRoot, rel), 'utf8'), {
         compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
       }).outputText;

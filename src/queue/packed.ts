@@ -1,0 +1,104 @@
+/**
+ * A request's rows in the forms they take between threads. The ingest worker packs them, the
+ * event loop hands the packed form to the SQLite enqueue worker as it is, and only a queue that
+ * commits on the event loop (SQLite without its worker, PostgreSQL) unpacks them. A string and a
+ * typed array cross a thread boundary as two copies; 100 events as objects cost the event loop
+ * about 2.4 µs each to receive (measured on the 2-core VM).
+ */
+import type { IngestEvent } from './types.js';
+
+/**
+ * One event as the worker gets it: `[insertId, eventJson, destination, path, body, …]`, one
+ * triple per delivery. Arrays of strings copy to a worker faster than objects.
+ */
+export type FlatEvent = (string | null)[];
+
+/**
+ * A request's events as the worker gets them: every string of every event (insert_id, event
+ * JSON, then destination, path and body per delivery) concatenated into one `text`, and their
+ * lengths in `lengths`: per event, the number of deliveries, then each string's length (-1 for
+ * a null insert_id). One string and one typed array copy to a worker as two memcpys. The same
+ * events as arrays of strings (500 strings per request of 100) cost the event loop 1.0–1.4 µs
+ * per event to post, against 0.5–0.6 packed (measured on the 2-core VM, requests of 100).
+ */
+export interface PackedEvents {
+  lengths: Int32Array;
+  text: string;
+  /** Number of events. */
+  count: number;
+}
+
+/** Packs `events` for the worker (see `PackedEvents`). */
+export function packEvents(events: IngestEvent[]): PackedEvents {
+  let count = 0;
+  for (const e of events) count += 3 + 3 * e.deliveries.length;
+  const lengths = new Int32Array(count);
+  const parts: string[] = [];
+  let k = 0;
+  for (const e of events) {
+    lengths[k++] = e.deliveries.length;
+    if (e.insertId === null) lengths[k++] = -1;
+    else {
+      lengths[k++] = e.insertId.length;
+      parts.push(e.insertId);
+    }
+    lengths[k++] = e.event.length;
+    parts.push(e.event);
+    for (const d of e.deliveries) {
+      lengths[k++] = d.destination.length;
+      lengths[k++] = d.path.length;
+      lengths[k++] = d.body.length;
+      parts.push(d.destination, d.path, d.body);
+    }
+  }
+  return { lengths, text: parts.join(''), count: events.length };
+}
+
+/** The events `packEvents` packed, in the form `enqueueFlatRows` takes. Self-contained: the worker runs its source. */
+export function unpackEvents(lengths: Int32Array, text: string): FlatEvent[] {
+  const events: FlatEvent[] = [];
+  let at = 0;
+  let k = 0;
+  const take = (n: number): string => text.slice(at, (at += n));
+  while (k < lengths.length) {
+    const deliveries = lengths[k++]!;
+    const idLength = lengths[k++]!;
+    const row: FlatEvent = [idLength < 0 ? null : take(idLength)];
+    row.push(take(lengths[k++]!));
+    for (let d = 0; d < deliveries; d++) row.push(take(lengths[k++]!), take(lengths[k++]!), take(lengths[k++]!));
+    events.push(row);
+  }
+  return events;
+}
+
+/** `events` in the form `enqueueFlatRows` takes. */
+export function flattenEvents(events: IngestEvent[]): FlatEvent[] {
+  const flat: FlatEvent[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    const row: FlatEvent = [e.insertId, e.event];
+    for (const d of e.deliveries) row.push(d.destination, d.path, d.body);
+    flat[i] = row;
+  }
+  return flat;
+}
+
+/** True for the packed form of `enqueue`'s rows. */
+export function isPackedEvents(rows: IngestEvent[] | PackedEvents): rows is PackedEvents {
+  return !Array.isArray(rows);
+}
+
+/** Rows in the form `enqueueFlatRows` takes, packed or not. */
+export function flatRows(rows: IngestEvent[] | PackedEvents): FlatEvent[] {
+  return isPackedEvents(rows) ? unpackEvents(rows.lengths, rows.text) : flattenEvents(rows);
+}
+
+/** Rows as `IngestEvent`s, packed or not. */
+export function ingestEventsOf(rows: IngestEvent[] | PackedEvents): IngestEvent[] {
+  if (!isPackedEvents(rows)) return rows;
+  return unpackEvents(rows.lengths, rows.text).map((row) => {
+    const deliveries: IngestEvent['deliveries'] = [];
+    for (let i = 2; i + 2 < row.length; i += 3) deliveries.push({ destination: row[i]!, path: row[i + 1]!, body: row[i + 2]! });
+    return { insertId: row[0] ?? null, event: row[1]!, deliveries };
+  });
+}
