@@ -208,6 +208,8 @@ export function writeConfig(dir, { serverPort, extoleUrl, concurrency, adminToke
       '  log_level: warn',
       // BENCH_DEDUP_WINDOW, e.g. "0s", to see what de-duplication costs end to end.
       ...(process.env.BENCH_DEDUP_WINDOW ? [`  dedup_window: ${process.env.BENCH_DEDUP_WINDOW}`] : []),
+      // BENCH_INGEST_THREADS, e.g. "0", to compare reading bodies in the event loop.
+      ...(process.env.BENCH_INGEST_THREADS ? [`  ingest_threads: ${process.env.BENCH_INGEST_THREADS}`] : []),
       ...(adminToken ? ['  admin_token: ${env:BENCH_ADMIN_TOKEN}'] : []),
       'queue:',
       '  driver: sqlite',
