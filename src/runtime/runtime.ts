@@ -146,7 +146,6 @@ export interface RuntimeStatus {
   live: LiveStats;
 }
 
-
 /** Names of missing secrets, e.g. `env:EXTOLE_ACCESS_TOKEN` → `EXTOLE_ACCESS_TOKEN (env)`. */
 function describeMissing(refs: readonly string[]): string {
   return refs
@@ -423,8 +422,8 @@ export class Runtime {
    * take the events.
    */
   async ingestBody(active: ActiveConfig, bytes: Uint8Array | undefined, kind: IngestRequestKind): Promise<BodyIngestResult> {
-    let body = bytes;
     if (!this.queueOpen) throw new QueueUnavailableError('the queue is closed');
+    let body = bytes;
     const now = this.clock.now();
     const { endpoint } = kind;
     if (this.threads?.usable && body !== undefined && body.length > 0) {
@@ -443,10 +442,10 @@ export class Runtime {
         if (!(err instanceof IngestThreadError)) throw err;
         // Nothing was committed. The bytes moved to the thread; read them here if they came back
         // (or were copied), else the sender gets a 503 and sends the request again.
-        const bytes = err.body ?? (body.length > 0 ? body : undefined);
-        this.logger.warn({ err: this.redact(err.message) }, bytes ? 'ingest worker thread failed a request; reading it in the event loop' : 'ingest worker thread failed a request; answering 503');
-        if (!bytes) throw new QueueUnavailableError(`ingest worker thread failed: ${err.message}`, { cause: err });
-        body = bytes;
+        const kept = err.body ?? (body.length > 0 ? body : undefined);
+        this.logger.warn({ err: this.redact(err.message) }, kept ? 'ingest worker thread failed a request; reading it in the event loop' : 'ingest worker thread failed a request; answering 503');
+        if (!kept) throw new QueueUnavailableError(`ingest worker thread failed: ${err.message}`, { cause: err });
+        body = kept;
       }
     }
     const read = readIngestRequest(body, kind, { projects: active.projects, eventsPerRequest: active.limits.eventsPerRequest, now });
