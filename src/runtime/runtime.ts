@@ -13,7 +13,7 @@ import { formatDiagnostics } from '../config/format.js';
 import { redactionTexts, redactorFor } from '../config/secrets.js';
 import type { Transformer } from '../compile/types.js';
 import { compileDestination } from '../compile/transformer.js';
-import type { Queue, DestinationQueueStats } from '../queue/types.js';
+import type { Queue, DedupIndexSize, DestinationQueueStats } from '../queue/types.js';
 import { createQueue } from '../queue/index.js';
 import { DeliveryManager, type DeliveryDestination } from '../delivery/manager.js';
 import { systemClock, type Clock } from '../delivery/clock.js';
@@ -137,6 +137,8 @@ export interface RuntimeStatus {
     driver: string;
     open: boolean;
     destinations: Record<string, DestinationQueueStats>;
+    /** The de-duplication index this server holds in memory (SQLite queue; null before it loaded, or PostgreSQL). */
+    dedup_index: DedupIndexSize | null;
     error?: string;
   };
   delivery: unknown[];
@@ -626,7 +628,7 @@ export class Runtime {
         base_url: this.deliveryBaseUrl ?? d.definition.extole.base_url ?? DEFAULT_EXTOLE_BASE_URL,
         events: d.definition.events.length,
       })),
-      queue: { driver: this.queue.driver, open: this.queueOpen, destinations: queueStats },
+      queue: { driver: this.queue.driver, open: this.queueOpen, destinations: queueStats, dedup_index: this.queue.dedupIndex?.() ?? null },
       delivery: this.delivery ? (this.delivery.status() as unknown[]) : [],
       counters,
       last_reload: this.lastReloadResult,

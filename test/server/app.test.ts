@@ -313,6 +313,10 @@ describe('webhook, admin endpoints, reload (with delivery)', () => {
     const metrics = await (await fetch(`${s.url}/metrics`)).text();
     expect(Number(/^extole_stream_dedup_index_keys (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2);
     expect(Number(/^extole_stream_dedup_index_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(1024 * 16);
+    // And /status (admin).
+    const status = (await (await fetch(`${s.url}/status`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { queue: { dedup_index: { keys: number; bytes: number } } };
+    expect(status.queue.dedup_index.keys).toBeGreaterThanOrEqual(2);
+    expect(status.queue.dedup_index.bytes).toBeGreaterThanOrEqual(1024 * 16);
   });
 
   it('serves healthz, readyz and metrics', async () => {
