@@ -20,8 +20,6 @@ import { SqliteDedup } from './sqlite-dedup.js';
 import type { DedupIndexSize, EnqueueResult, IngestEvent } from './types.js';
 import { packEvents, unpackEvents, isPackedEvents, type FlatEvent, type PackedEvents } from './packed.js';
 
-export { flattenEvents, packEvents, unpackEvents, type FlatEvent, type PackedEvents } from './packed.js';
-
 /**
  * The worker (CommonJS, run with `eval`). Messages in: `{ id, project, now, window, lengths,
  * text }` (the request's events packed by `packEvents`), or `'stop'`. Messages out:

@@ -198,17 +198,11 @@ export class IngestThreads {
     body: Uint8Array,
     opts: { kind: IngestRequestKind; now: number; dedupOn: boolean; live: boolean },
   ): Promise<ThreadResult> {
-    let config = this.configIds.get(snapshot);
-    if (!config) {
-      config = { id: this.nextConfigId++, ...describe() };
-      this.configIds.set(snapshot, config);
-    }
-    let thread = this.threads[0]!;
-    for (const t of this.threads) if (t.pending.size < thread.pending.size) thread = t;
+    const config = this.configIds.get(snapshot) ?? { id: this.nextConfigId++, ...describe() };
+    this.configIds.set(snapshot, config);
+    const thread = this.threads.reduce((least, t) => (t.pending.size < least.pending.size ? t : least));
     const id = this.nextId++;
-    const chosen = thread;
-    const cfg = config;
-    return new Promise<ThreadResult>((resolve, reject) => chosen.send(id, cfg, { body, ...opts }, { resolve, reject }));
+    return new Promise<ThreadResult>((resolve, reject) => thread.send(id, config, { body, ...opts }, { resolve, reject }));
   }
 
   /** Stop every thread; requests in flight fail with `IngestThreadError`. */

@@ -52,7 +52,7 @@ parentPort!.on('message', (message: IngestThreadMessage) => {
       configs.set(config.id, { config, transformers: config.destinations.map((d) => compileDestination(d)) });
     } catch (err) {
       // The event loop compiled the same definitions before activating them; if this thread
-      // cannot, its requests fail (500) rather than the thread.
+      // cannot, it hands each request's body back to the event loop rather than dying.
       configs.set(config.id, { config, error: `ingest worker: ${err instanceof Error ? err.message : String(err)}` });
     }
     return;

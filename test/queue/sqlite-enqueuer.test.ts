@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { flattenEvents, packEvents, unpackEvents } from '../../src/queue/sqlite-enqueuer.js';
-import { flatRows, ingestEventsOf } from '../../src/queue/packed.js';
+import { flatRows, flattenEvents, ingestEventsOf, packEvents, unpackEvents } from '../../src/queue/packed.js';
 import type { IngestEvent } from '../../src/queue/types.js';
 
 describe('packEvents / unpackEvents (what the enqueue worker and the event loop receive)', () => {
