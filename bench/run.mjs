@@ -168,7 +168,9 @@ if (m && !m.skipped) {
   line(`    curve [events written, RSS MB]: ${m.curve.map(([a, b]) => `[${n(a)}, ${b}]`).join(' ')}`);
 }
 if (e && !e.skipped) {
-  line(`(4) serve + SQLite queue → test Extole; ${n(e.events)} events as /batch of ${e.batchSize}, ${e.senders} concurrent senders; delivery concurrency ${e.concurrency}${e.rounds.length > 1 ? '; the median round' : ''}`);
+  line(
+    `(4) serve + SQLite queue → test Extole; ${n(e.events)} events as /batch of ${e.batchSize}, ${e.senders} concurrent senders; delivery concurrency ${e.concurrency}; ${e.warmups} warm-up runs each${e.rounds.length > 1 ? '; the median round' : ''}`,
+  );
   row('ingest latency per batch (200 = durably queued)', `p50 ${n(e.ingest.p50ms, 1)} ms`, `p99 ${n(e.ingest.p99ms, 1)} ms`, `max ${n(e.ingest.maxms, 1)} ms`);
   row('ingest throughput', `${n(e.ingest.eventsPerSecond)} events/s`, `${n(e.ingest.seconds, 2)} s`);
   row('end to end (first send → test Extole saw all)', `${n(e.endToEnd.eventsPerSecond)} events/s`, `${n(e.endToEnd.seconds, 2)} s`);
