@@ -38,3 +38,44 @@ export function compilePropertyCopier(keys: readonly string[], asStrings: boolea
   const body = `return function copyProperties(data, props) {\n  let v;\n  ${lines.join('\n  ')}\n};`;
   return new Function('hasOwn', 'setOwn', body)(hasOwn, setOwn) as PropertyCopier;
 }
+
+/** One `mapping.data` entry of the sync path: its key, its expression's `run`, and its label for drops. */
+export interface DataMapping {
+  key: string;
+  run: (input: unknown) => unknown;
+  label: string;
+}
+
+/**
+ * Runs a destination's `mapping.data` expressions in order and stores each result that is not
+ * null/undefined under its key. Returns the label and error of the first expression that throws
+ * (the caller turns it into a `mapping_error` drop), else undefined. Keys stored before the
+ * failure stay in `data`, as with the loop it replaces.
+ */
+export type DataMapper = (data: Record<string, unknown>, event: unknown) => { label: string; err: unknown } | undefined;
+
+/**
+ * The `mapping.data` step as a function generated for one destination: each expression is called
+ * and its result stored under the key's fixed name, as hand-written code would (see the module
+ * comment; the loop's `data[key] = value` is one store site shared by every destination's keys).
+ * The source contains only JSON-quoted keys and fixed code; expressions are passed in, never
+ * written into it. Undefined where code generation from strings is disabled: the caller loops.
+ */
+export function compileDataMapper(mappings: readonly DataMapping[]): DataMapper | undefined {
+  const lines: string[] = [];
+  mappings.forEach((m, i) => {
+    const quoted = JSON.stringify(m.key);
+    const store = m.key === '__proto__' ? `setOwn(data, ${quoted}, v)` : `data[${quoted}] = v`;
+    lines.push(`try { v = runs[${i}](event); } catch (err) { return { label: labels[${i}], err }; }`, `if (v !== undefined && v !== null) ${store};`);
+  });
+  const body = `return function mapData(data, event) {\n  let v;\n  ${lines.join('\n  ')}\n  return undefined;\n};`;
+  try {
+    return new Function('runs', 'labels', 'setOwn', body)(
+      mappings.map((m) => m.run),
+      mappings.map((m) => m.label),
+      setOwn,
+    ) as DataMapper;
+  } catch {
+    return undefined;
+  }
+}

@@ -18,7 +18,7 @@ import {
 } from './expression.js';
 import { MappingError } from './errors.js';
 import { isJsonObject, isTruthy, setOwn } from './json.js';
-import { compilePropertyCopier, type PropertyCopier } from './property-copy.js';
+import { compileDataMapper, compilePropertyCopier, type PropertyCopier } from './property-copy.js';
 import type { DropReason, ExtoleRequest, ExtoleRequestBody, Outcome, Transformer } from './types.js';
 
 /** Extole refuses requests of 2 MB or more (Amplitude's tile documents the same limit). */
@@ -214,6 +214,7 @@ class CompiledTransformer implements Transformer {
     const runEventName = this.eventName?.run;
     const runEventTime = this.eventTime?.run;
     const dataMappings = this.data.map((m) => ({ key: m.key, run: m.expression.run!, label: m.label }));
+    const mapData = compileDataMapper(dataMappings);
     return (event, project) => {
       if (!projects.has(project)) return DROP_PROJECT_NOT_ENABLED;
 
@@ -271,15 +272,20 @@ class CompiledTransformer implements Transformer {
         }
       }
       const data = this.propertyData(event);
-      for (let i = 0; i < dataMappings.length; i++) {
-        const mapping = dataMappings[i]!;
-        let value: unknown;
-        try {
-          value = mapping.run(event);
-        } catch (err) {
-          return mappingDrop(mapping.label, err);
+      if (mapData !== undefined) {
+        const failed = mapData(data, event);
+        if (failed !== undefined) return mappingDrop(failed.label, failed.err);
+      } else {
+        for (let i = 0; i < dataMappings.length; i++) {
+          const mapping = dataMappings[i]!;
+          let value: unknown;
+          try {
+            value = mapping.run(event);
+          } catch (err) {
+            return mappingDrop(mapping.label, err);
+          }
+          if (value !== undefined && value !== null) setOwn(data, mapping.key, value);
         }
-        if (value !== undefined && value !== null) setOwn(data, mapping.key, value);
       }
       return this.finish(event, data, email, partnerUserId, eventName, eventTime);
     };

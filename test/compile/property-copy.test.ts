@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compilePropertyCopier } from '../../src/compile/property-copy.js';
+import { compileDataMapper, compilePropertyCopier, type DataMapping } from '../../src/compile/property-copy.js';
 
 /** The rule the copier compiles: allowed own keys in list order, null/undefined left out, as_strings. */
 function reference(keys: readonly string[], asStrings: boolean, props: Record<string, unknown>): Record<string, unknown> {
@@ -48,6 +48,65 @@ describe('compilePropertyCopier', () => {
     copy(data, JSON.parse('{"__proto__":{"polluted":true},"plan":"pro"}') as Record<string, unknown>);
     expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
     expect(Object.keys(data)).toEqual(['__proto__', 'plan']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('compileDataMapper', () => {
+  /** The loop it replaces (transformer's fallback): store non-null results in order, stop at the first throw. */
+  function reference(mappings: DataMapping[], data: Record<string, unknown>, event: unknown): { label: string; err: unknown } | undefined {
+    for (const m of mappings) {
+      let value: unknown;
+      try {
+        value = m.run(event);
+      } catch (err) {
+        return { label: m.label, err };
+      }
+      if (value !== undefined && value !== null) Object.defineProperty(data, m.key, { value, enumerable: true, writable: true, configurable: true });
+    }
+    return undefined;
+  }
+
+  const result = fc.oneof(value, fc.constant('throw'));
+
+  it('stores what the loop stores, in order, and stops at the same failing expression', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.constantFrom(...KEYS), result), { maxLength: 6 }), (specs) => {
+        const mappings: DataMapping[] = specs.map(([key, r], i) => ({
+          key,
+          label: `mapping.data.${key}#${i}`,
+          run: () => {
+            if (r === 'throw') throw new Error(`failed ${i}`);
+            return r;
+          },
+        }));
+        const mapper = compileDataMapper(mappings)!;
+        const got: Record<string, unknown> = { first: 1 };
+        const want: Record<string, unknown> = { first: 1 };
+        const gotFailure = mapper(got, {});
+        const wantFailure = reference(mappings, want, {});
+        expect(gotFailure?.label).toBe(wantFailure?.label);
+        expect((gotFailure?.err as Error | undefined)?.message).toBe((wantFailure?.err as Error | undefined)?.message);
+        expect(Object.keys(got)).toEqual(Object.keys(want));
+        expect(got).toEqual(want);
+        expect(Object.getPrototypeOf(got)).toBe(Object.prototype);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('passes the event to each expression and never writes a key into the generated source as code', () => {
+    const seen: unknown[] = [];
+    const event = { id: 7 };
+    const mapper = compileDataMapper([
+      { key: '"]; throw new Error("injected"); //', label: 'a', run: (e) => (seen.push(e), 'x') },
+      { key: '__proto__', label: 'b', run: () => ({ polluted: true }) },
+    ])!;
+    const data: Record<string, unknown> = {};
+    expect(mapper(data, event)).toBeUndefined();
+    expect(seen).toEqual([event]);
+    expect(Object.keys(data)).toEqual(['"]; throw new Error("injected"); //', '__proto__']);
+    expect(Object.getPrototypeOf(data)).toBe(Object.prototype);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
