@@ -333,6 +333,37 @@ describe('fast path: differential against jsonata', () => {
     expect(proto({ toString: 'own' })).toBe('own');
   });
 
+  it('treats objects carrying jsonata’s function markers as jsonata does, own or inherited, on every path length', async () => {
+    // jsonata's lookup skips an object that `isFunction` calls a function (`_jsonata_function` or
+    // `_jsonata_lambda` true); the one- and two-step readers write that test out inline.
+    const exprs = ['a', 'a.b', 'a.b.c', 'x.a', 'x.a.b'];
+    const marked = [
+      { _jsonata_function: true },
+      { _jsonata_lambda: true },
+      { _jsonata_function: false },
+      { _jsonata_lambda: 'true' },
+    ];
+    for (const marker of marked) {
+      const leaf = { c: 3, ...marker };
+      const mid = { b: leaf, ...marker };
+      const json = [{ a: mid, ...marker }, { a: mid }, { a: { b: leaf } }, { x: { a: mid, ...marker } }, { x: { a: { b: 1 } }, ...marker }];
+      for (const expr of exprs) {
+        const reference = jsonata(expr);
+        const fast = compileToJs(reference.ast())!;
+        for (const input of json) await assertSame({ expr, reference, fast }, input);
+        // Inherited markers do not survive the JSON clone of assertSame: compared without it.
+        const inherited = Object.create(marker) as Record<string, unknown>;
+        inherited.a = { b: { c: 3 } };
+        const nested = { a: Object.assign(Object.create(marker) as object, { b: { c: 3 } }) };
+        for (const input of [inherited, nested]) {
+          const expected = await outcomeOfAsync(() => reference.evaluate(input));
+          const actual = outcomeOf(() => fast(input));
+          expect({ expr, marker, ...(describeOutcome(actual) as object) }).toEqual({ expr, marker, ...(describeOutcome(expected) as object) });
+        }
+      }
+    }
+  });
+
   it('builds objects without touching Object.prototype for "__proto__" keys', () => {
     const fast = compileToJs(jsonata('{ k: v }').ast()) as CompiledJs;
     const result = fast(JSON.parse('{"k":"__proto__","v":{"polluted":true}}')) as Record<string, unknown>;
