@@ -86,7 +86,22 @@ try {
     const median = (values) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)];
     results.endToEnd =
       ran.length > 0
-        ? { ...ran[Math.floor((ran.length - 1) / 2)], rounds: ran.map((r) => r.ratio), medianRatioToDirectBefore: median(ran.map((r) => r.ratioToDirectBefore)) }
+        ? {
+            ...ran[Math.floor((ran.length - 1) / 2)],
+            rounds: ran.map((r) => r.ratio),
+            medianRatioToDirectBefore: median(ran.map((r) => r.ratioToDirectBefore)),
+            // Every round in the order it ran (--json): how far the ceiling moved within each.
+            roundsDetail: rounds
+              .filter((r) => !r.skipped)
+              .map((r) => ({
+                ratio: r.ratio,
+                ratioToDirectBefore: r.ratioToDirectBefore,
+                endToEndPerSecond: r.endToEnd.eventsPerSecond,
+                directBeforePerSecond: r.direct.before.eventsPerSecond,
+                directAfterPerSecond: r.direct.after.eventsPerSecond,
+                servePerEventUs: r.cpu.endToEnd.serve,
+              })),
+          }
         : rounds[0];
   }
 } finally {
