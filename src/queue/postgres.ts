@@ -293,11 +293,12 @@ export class PostgresQueue implements Queue {
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       if (event.insertId !== null && window > 0) {
-        if (firstSeen.has(event.insertId)) {
+        const key = storedText(event.insertId);
+        if (firstSeen.has(key)) {
           repeatsInRequest.push(i);
           continue;
         }
-        firstSeen.add(event.insertId);
+        firstSeen.add(key);
       }
       candidates.push({ event, index: i });
     }
@@ -330,7 +331,7 @@ export class PostgresQueue implements Queue {
         const result: EnqueueResult = { accepted: 0, duplicates: 0, deliveries: 0 };
         const duplicateIndexes = [...repeatsInRequest];
         for (const { event, index } of candidates) {
-          if (event.insertId !== null && window > 0 && !fresh!.has(event.insertId)) {
+          if (event.insertId !== null && window > 0 && !fresh!.has(storedText(event.insertId))) {
             duplicateIndexes.push(index);
             continue;
           }
@@ -701,4 +702,14 @@ function compareInt(a: string, b: string): number {
  */
 function unavailable(op: string, err: unknown): QueueUnavailableError {
   return queueUnavailable('PostgreSQL queue', op, err);
+}
+
+/**
+ * `text` as PostgreSQL gives it back: the driver sends UTF-8, in which a lone surrogate becomes
+ * U+FFFD. De-duplication compares the keys it sent with the ones `RETURNING` gives back, so it
+ * must compare these forms (an insert_id with a lone surrogate was otherwise never found among
+ * the fresh keys, and its event was dropped as a repeat).
+ */
+function storedText(text: string): string {
+  return (text as unknown as { toWellFormed(): string }).toWellFormed();
 }

@@ -105,6 +105,34 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
       expect((await q.claim('d2', 10, T0, LEASE)).map(labelOf)).toEqual(['anon-p']);
     });
 
+    it('keeps non-ASCII text exact through packed events, before and after its first claim', async () => {
+      // SQLite commits on its own connection until the first claim, then on its enqueue worker:
+      // both paths, with text that packs as UTF-8 bytes and text that cannot (a lone surrogate).
+      const texts = ['Zürich 😀 Łódź ✓', 'ascii only', 'lone \ud800 surrogate'];
+      const eventOf = (id: string, text: string): IngestEvent => ({
+        insertId: id,
+        event: JSON.stringify({ event_type: 'Order Completed', city: text }),
+        deliveries: [{ destination: 'd1', path: '/v6/events', body: `{"data":{"label":"${id}","city":"${text}"}}` }],
+      });
+      const before = texts.map((t, i) => eventOf(`before-${i}-${t}`, t));
+      await q.enqueue('web', packEvents([before[0]!, before[1]!]), opts(T0));
+      // Accepted, not taken for a repeat of itself (PostgreSQL gives the key back as U+FFFD).
+      expect(await q.enqueue('web', packEvents([before[2]!]), opts(T0))).toEqual({ accepted: 1, duplicates: 0, deliveries: 1 });
+      const first = await q.claim('d1', 10, T0, LEASE);
+      const after = texts.map((t, i) => eventOf(`after-${i}-${t}`, t));
+      await q.enqueue('web', packEvents([after[0]!, after[1]!]), opts(T0));
+      expect(await q.enqueue('web', packEvents([after[2]!]), opts(T0))).toEqual({ accepted: 1, duplicates: 0, deliveries: 1 });
+      const second = await q.claim('d1', 10, T0, LEASE);
+      const seen = (items: QueueItem[]) => items.map((item) => ({ insertId: item.insertId, event: item.event, body: item.body }));
+      const sent = (events: IngestEvent[]) => events.map((e) => ({ insertId: e.insertId, event: e.event, body: e.deliveries[0]!.body }));
+      // Well-formed text comes back exactly as it was sent.
+      expect(seen(first).slice(0, 2)).toEqual(sent(before).slice(0, 2));
+      expect(seen(second).slice(0, 2)).toEqual(sent(after).slice(0, 2));
+      // A lone surrogate cannot be stored as UTF-8 (each driver replaces it in its own way), but
+      // both commit paths store the same thing.
+      expect(seen(second)[2]).toEqual({ ...seen(first)[2]!, insertId: seen(first)[2]!.insertId!.replace('before', 'after'), body: seen(first)[2]!.body.replace('before', 'after') });
+    });
+
     it('reports its driver name', () => {
       expect(['sqlite', 'postgres']).toContain(q.driver);
     });
