@@ -18,11 +18,11 @@ import { Worker } from 'node:worker_threads';
 import { QueueUnavailableError } from '../errors.js';
 import { SqliteDedup } from './sqlite-dedup.js';
 import type { DedupIndexSize, EnqueueResult, IngestEvent } from './types.js';
-import { packEvents, unpackEvents, isPackedEvents, type FlatEvent, type PackedEvents } from './packed.js';
+import { packEvents, packedTransferList, unpackEvents, isPackedEvents, type FlatEvent, type PackedEvents } from './packed.js';
 
 /**
  * The worker (CommonJS, run with `eval`). Messages in: `{ id, project, now, window, lengths,
- * text }` (the request's events packed by `packEvents`), or `'stop'`. Messages out:
+ * bytes, text }` (the request's events packed by `packEvents`), or `'stop'`. Messages out:
  * `{ answers: [{ id, result } | { id, error, code }], dedup: [keys, bytes] }` (the index's size).
  */
 const workerSource = (): string => `
@@ -56,7 +56,9 @@ const commitGroup = db.transaction((requests, answers) => {
     dedup.beginRequest();
     try {
       // Nested: a savepoint, rolled back alone when it throws.
-      answers.push({ id: r.id, result: enqueueRows(r.project, unpackEvents(r.lengths, r.text), r.now, r.window) });
+      // The text came as UTF-8 bytes (see PackedEvents), or as a string when it had a lone surrogate.
+      const text = r.text !== undefined ? r.text : Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength).toString('utf8');
+      answers.push({ id: r.id, result: enqueueRows(r.project, unpackEvents(r.lengths, text), r.now, r.window) });
     } catch (err) {
       dedup.rollbackRequest();
       // Disk full, I/O: SQLite aborted the whole transaction; nobody in the group committed.
@@ -227,12 +229,15 @@ export class SqliteEnqueuer {
 
   /** Commits one ingest request's events (see `Queue.enqueue`). */
   enqueue(project: string, events: IngestEvent[] | PackedEvents, now: number, window: number): Promise<EnqueueResult> {
-    const { lengths, text } = isPackedEvents(events) ? events : packEvents(events);
+    const packed = isPackedEvents(events) ? events : packEvents(events);
     const id = this.nextId++;
     return new Promise<EnqueueResult>((resolve, reject) => {
       if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(id, { resolve, reject });
-      this.worker.postMessage({ id, project, now, window, lengths, text });
+      // Moved, not copied: the caller is done with its rows once they are handed to the queue
+      // (a failed worker fails the request; it is never enqueued again from these rows).
+      const { lengths, bytes, text } = packed;
+      this.worker.postMessage({ id, project, now, window, lengths, bytes, text }, packedTransferList(packed));
     });
   }
 

@@ -7,7 +7,7 @@
 import { parentPort } from 'node:worker_threads';
 import { compileDestination } from '../compile/transformer.js';
 import type { Transformer } from '../compile/types.js';
-import { packEvents } from '../queue/packed.js';
+import { packEvents, packedTransferList } from '../queue/packed.js';
 import { transformEvents } from './ingest.js';
 import { readIngestRequest } from './ingest-request.js';
 import type { IngestThreadAnswer, IngestThreadMessage, WorkerConfig } from './ingest-threads.js';
@@ -33,14 +33,14 @@ async function answer(message: Extract<IngestThreadMessage, { type: 'ingest' }>)
     dedupOn: message.dedupOn,
     live: message.live,
   });
-  // Packed: one string and one typed array cross to the event loop instead of an object per event.
+  // Packed: two moved buffers cross to the event loop instead of an object per event.
   if (Array.isArray(batch.rows)) batch.rows = packEvents(batch.rows);
   return { id: message.id, type: 'transformed', project: read.project, size: read.size, batch };
 }
 
 /** The typed arrays an answer hands over instead of copying (this thread no longer needs them). */
 function transferable(reply: IngestThreadAnswer): ArrayBuffer[] {
-  if (reply.type === 'transformed' && !Array.isArray(reply.batch.rows)) return [reply.batch.rows.lengths.buffer as ArrayBuffer];
+  if (reply.type === 'transformed' && !Array.isArray(reply.batch.rows)) return packedTransferList(reply.batch.rows);
   if (reply.type === 'failed' && reply.body !== undefined) return [reply.body.buffer as ArrayBuffer];
   return [];
 }

@@ -53,6 +53,13 @@ function requestTable(): Array<{ name: string; path: string; body: unknown; head
     { name: 'too many events', path: '/2/httpapi', body: { api_key: WEB_KEY, events: Array.from({ length: 21 }, (_, i) => event(500 + i)) } },
     { name: 'webhook, one Export event', path: '/webhook/web', body: { event_type: 'Sign Up', user_id: 'hook@example.com', $insert_id: 'hook-1', event_time: '2024-11-27 10:00:00.000000' }, headers: { ...json, authorization: `Bearer ${WEB_KEY}` } },
     { name: 'webhook, empty list', path: '/webhook/web', body: [], headers: { ...json, authorization: `Bearer ${WEB_KEY}` } },
+    // Rows cross threads as UTF-8 bytes; text that cannot be UTF-8 (a lone surrogate) as a string.
+    {
+      name: 'non-ASCII text',
+      path: '/batch',
+      body: { api_key: WEB_KEY, events: [event(600, { event_properties: { amount: 1, plan: 'Zürich 😀 Łódź ✓' } }), event(601, { user_id: 'zoë@example.com' })] },
+    },
+    { name: 'a lone surrogate', path: '/2/httpapi', body: { api_key: WEB_KEY, events: [event(700, { event_properties: { amount: 2, plan: 'x\ud800y' } })] } },
   ];
 }
 
@@ -118,10 +125,12 @@ describe('ingest worker threads', () => {
     expect(threadBodies).toEqual(loopBodies);
     // The table covers successes, each error, a repeat and a drop (the comparison means something).
     const statuses = (loopAnswers as Array<{ status: number }>).map((a) => a.status);
-    expect(statuses.filter((s) => s === 200).length).toBe(7);
+    expect(statuses.filter((s) => s === 200).length).toBe(9);
     expect(new Set(statuses)).toEqual(new Set([200, 400, 413]));
-    // 3 + 20, the new event of the repeat request, the webhook's; `ab` (min_id_length) is not an email: dropped.
-    expect(loopBodies.length).toBe(3 + 20 + 1 + 1);
+    // 3 + 20, the new event of the repeat request, the webhook's, the non-ASCII and lone-surrogate
+    // requests' 2 + 1; `ab` (min_id_length) is not an email: dropped.
+    expect(loopBodies.length).toBe(3 + 20 + 1 + 1 + 2 + 1);
+    expect(threadBodies.filter((b) => b.includes('zoë@example.com'))).toHaveLength(1);
 
     // The same counts in both servers' metrics.
     const counts = async (server: RunningServer) => {
