@@ -163,6 +163,9 @@ function buildEvents(n) {
   for (let i = 0; i < n; i++) {
     const raw = raws[i % raws.length];
     events[i] = { ...raw, user_id: `bench-${i}@example.com`, insert_id: randomUUID(), time: now - 1000 };
+    // BENCH_NON_ASCII=1: one non-ASCII property per event, as names, cities and product titles
+    // often are (the samples are ASCII).
+    if (process.env.BENCH_NON_ASCII === '1') events[i].event_properties = { ...raw.event_properties, city: 'Zürich' };
   }
   return events;
 }
