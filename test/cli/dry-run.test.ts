@@ -100,6 +100,35 @@ describe('dryRun', () => {
     expect(listeners()).toEqual(before);
   });
 
+  it('writes long and non-ASCII lines whole and redacted, however they fall across output chunks', async () => {
+    const referrals = (await exampleTransformers())[1]!;
+    // 40 short lines, then a line that does not fit what is left of the chunk, short ones, a line
+    // longer than a whole chunk (1.5 MB), and a short one after it.
+    const sizes = [...Array.from({ length: 40 }, () => 3), 27_000, 3, 3, 250_000, 3];
+    const events = sizes.map((n, i) => ({
+      event_type: 'Order Completed',
+      user_id: `zoë${i}@example.com`,
+      insert_id: `id-${i}`,
+      time: i,
+      event_properties: { revenue: 1, order_id: `${'é😀'.repeat(n)} secret-value` },
+    }));
+    const redact = (t: string): string => t.split('secret-value').join('***');
+    const out = new Collector(true);
+    const err = new Collector();
+    const input = Readable.from([events.map((e) => JSON.stringify(e)).join('\n')]);
+    await dryRun(input, { transformers: [referrals], project: 'web-prod', source: 'x', out, err, redact });
+    expect(err.text).toBe('');
+    expect(out.text.endsWith('\n')).toBe(true);
+    const lines = out.text.slice(0, -1).split('\n').map((l) => JSON.parse(l) as { insert_id: string; outcome: string; request: { body: { data: { order_id: string; email: string } } } });
+    expect(lines.map((l) => l.insert_id)).toEqual(events.map((e) => e.insert_id));
+    lines.forEach((line, i) => {
+      expect(line.outcome).toBe('send');
+      expect(line.request.body.data.order_id).toBe(`${'é😀'.repeat(sizes[i]!)} ***`);
+      expect(line.request.body.data.email).toBe(`zoë${i}@example.com`);
+    });
+    expect(out.text.includes('secret-value')).toBe(false);
+  });
+
   it('stops quietly when the reader goes away', async () => {
     const transformers = await exampleTransformers();
     const out = new PassThrough({ highWaterMark: 16 });
