@@ -161,5 +161,11 @@ export function redactionTexts(values: Iterable<string>): string[] {
 
 /** A function that replaces every one of `texts` (see `redactionTexts`) in its input with `***`. */
 export function redactorFor(texts: readonly string[]): (text: string) => string {
-  return (text) => texts.reduce((out, value) => out.split(value).join('***'), text);
+  // `includes` first: most texts hold no secret, and a search allocates nothing (`transform`
+  // redacts each output line).
+  return (text) => {
+    let out = text;
+    for (const value of texts) if (out.includes(value)) out = out.split(value).join('***');
+    return out;
+  };
 }
