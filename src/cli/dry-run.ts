@@ -130,23 +130,14 @@ class LineWriter {
   add(text: string): boolean {
     const line = this.redact(text);
     // At most 3 bytes per UTF-16 code unit, plus the newline.
-    if (this.used + line.length * 3 + 1 > this.chunk.length) {
-      if (line.length * 3 + 1 > CHUNK_BYTES) {
-        // A line longer than a chunk (a body near Extole's 2 MB limit) gets a buffer of its own.
-        const bytes = Buffer.from(`${line}\n`, 'utf8');
-        if (this.used + bytes.length > this.chunk.length) this.grow(this.used + bytes.length);
-        bytes.copy(this.chunk, this.used);
-        this.used += bytes.length;
-        return true;
-      }
-      this.grow(this.used + line.length * 3 + 1);
-    }
+    const room = line.length * 3 + 1;
+    if (this.used + room > this.chunk.length) this.grow(this.used + room);
     this.used += this.chunk.write(line, this.used, 'utf8');
     this.chunk[this.used++] = NEWLINE;
     return this.used >= FLUSH_AT;
   }
 
-  /** A bigger chunk holding what is buffered so far (a caller ignored `add`'s hint to flush). */
+  /** A bigger chunk, with what is buffered so far: for a line longer than what is left (a body near Extole's 2 MB limit). */
   private grow(bytes: number): void {
     const bigger = Buffer.allocUnsafe(Math.max(bytes, this.chunk.length * 2));
     this.chunk.copy(bigger, 0, 0, this.used);
