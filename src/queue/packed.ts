@@ -70,7 +70,7 @@ export function packEvents(events: IngestEvent[]): PackedEvents {
   return { lengths, bytes, count: events.length };
 }
 
-/** The concatenated strings of `packed`, decoded if they came as bytes. */
+/** The concatenated strings of `packed`, decoded if they came as bytes. Self-contained: the worker runs its source. */
 export function packedText(packed: PackedEvents): string {
   if (packed.text !== undefined) return packed.text;
   const bytes = packed.bytes!;

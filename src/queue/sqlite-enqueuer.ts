@@ -18,7 +18,7 @@ import { Worker } from 'node:worker_threads';
 import { QueueUnavailableError } from '../errors.js';
 import { SqliteDedup } from './sqlite-dedup.js';
 import type { DedupIndexSize, EnqueueResult, IngestEvent } from './types.js';
-import { packEvents, packedTransferList, unpackEvents, isPackedEvents, type FlatEvent, type PackedEvents } from './packed.js';
+import { packEvents, packedText, packedTransferList, unpackEvents, isPackedEvents, type FlatEvent, type PackedEvents } from './packed.js';
 
 /**
  * The worker (CommonJS, run with `eval`). Messages in: `{ id, project, now, window, lengths,
@@ -46,6 +46,7 @@ let dirSynced = false;
 
 const enqueueFlatRows = ${enqueueFlatRows.toString()};
 ${unpackEvents.toString()}
+${packedText.toString()}
 const enqueueRows = db.transaction((project, events, now, window) => enqueueFlatRows(dedup, insertDelivery, project, events, now, window));
 
 const failure = (id, err) => ({ id, error: String((err && err.message) || err), code: err && typeof err.code === 'string' ? err.code : undefined });
@@ -56,9 +57,7 @@ const commitGroup = db.transaction((requests, answers) => {
     dedup.beginRequest();
     try {
       // Nested: a savepoint, rolled back alone when it throws.
-      // The text came as UTF-8 bytes (see PackedEvents), or as a string when it had a lone surrogate.
-      const text = r.text !== undefined ? r.text : Buffer.from(r.bytes.buffer, r.bytes.byteOffset, r.bytes.byteLength).toString('utf8');
-      answers.push({ id: r.id, result: enqueueRows(r.project, unpackEvents(r.lengths, text), r.now, r.window) });
+      answers.push({ id: r.id, result: enqueueRows(r.project, unpackEvents(r.lengths, packedText(r)), r.now, r.window) });
     } catch (err) {
       dedup.rollbackRequest();
       // Disk full, I/O: SQLite aborted the whole transaction; nobody in the group committed.
