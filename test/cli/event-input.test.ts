@@ -70,6 +70,23 @@ describe('readJsonEvents', () => {
     expect(unclosed.at(-1)).toMatchObject({ fatal: true, error: 'invalid JSON: unexpected end of input inside a value' });
   });
 
+  it('reads one big Buffer (decoded in 64 KiB slices) exactly as the same bytes in small chunks', async () => {
+    // ~400 KiB of lines whose multi-byte characters land on every slice boundary sooner or later.
+    const lines = Array.from({ length: 2_000 }, (_, i) => JSON.stringify({ ...a, insert_id: `id-${i}`, pad: 'é'.repeat(i % 97) }));
+    const text = `${lines.join('\n')}\n`;
+    const big = await collect([Buffer.from(text, 'utf8')]);
+    expect(Buffer.byteLength(text)).toBeGreaterThan(6 * 64 * 1024);
+    expect(big).toEqual(await collect(chunked(text, 4096, true)));
+    expect(big).toHaveLength(2_000);
+    expect(big[1_999]).toEqual({ line: 2_000, value: JSON.parse(lines[1_999]!) });
+
+    // An array whose structure breaks in the first slice ends the input there.
+    const broken = `[${JSON.stringify(a)}]]\n${lines.join('\n')}`;
+    const items = await collect([Buffer.from(broken, 'utf8')]);
+    expect(items).toHaveLength(2);
+    expect(items[1]).toMatchObject({ fatal: true });
+  });
+
   it('yields nothing for empty input', async () => {
     expect(await collect([])).toEqual([]);
     expect(await collect(['\n  \n'])).toEqual([]);

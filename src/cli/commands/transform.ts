@@ -5,6 +5,12 @@ import type { Command } from 'commander';
 import type { Transformer } from '../../compile/types.js';
 import type { CliContext } from '../context.js';
 
+/**
+ * Bytes per read from an event file: fs's default. Measured on 86 MB against 1 MiB reads (decoded
+ * 64 KiB at a time either way), 1 MiB buffers cost more system time and no less user time.
+ */
+const READ_CHUNK_BYTES = 64 * 1024;
+
 interface TransformOptions {
   destination?: string;
   project?: string;
@@ -73,7 +79,7 @@ export function register(program: Command, ctx: CliContext): void {
       for (const file of sources) {
         const stdin = file === '-';
         const absolute = path.resolve(ctx.cwd, file);
-        const input: Readable = stdin ? ctx.stdin : createReadStream(absolute, { highWaterMark: 1 << 20 });
+        const input: Readable = stdin ? ctx.stdin : createReadStream(absolute, { highWaterMark: READ_CHUNK_BYTES });
         try {
           const summary = await dryRun(input, {
             transformers,
