@@ -5,7 +5,6 @@ import type { Transformer } from '../../compile/types.js';
 import type { CliContext } from '../context.js';
 import { readFileChunks } from '../file-chunks.js';
 
-
 interface TransformOptions {
   destination?: string;
   project?: string;
