@@ -60,10 +60,7 @@ export async function* readJsonEventBatches(input: AsyncIterable<Buffer | string
   };
 
   for await (const chunk of input as AsyncIterable<Buffer | string>) {
-    // A big read is decoded a slice at a time (see DECODE_SLICE_BYTES); a string is taken whole.
-    const size = typeof chunk === 'string' ? 0 : chunk.length;
-    for (let at = 0; at === 0 || at < size; at += DECODE_SLICE_BYTES) {
-      const text = typeof chunk === 'string' ? chunk : decoder.write(size <= DECODE_SLICE_BYTES ? chunk : chunk.subarray(at, at + DECODE_SLICE_BYTES));
+    for (const text of decodedPieces(decoder, chunk)) {
       const items = itemsOf(text);
       if (items === undefined) continue;
       yield items;
@@ -88,6 +85,15 @@ export async function* readJsonEventBatches(input: AsyncIterable<Buffer | string
  * system time on 86 MB of input on the 2-core VM, 64 KiB slices about nothing.
  */
 const DECODE_SLICE_BYTES = 64 * 1024;
+
+/** The text of one input chunk: a string as it is, bytes decoded a slice at a time. */
+function* decodedPieces(decoder: StringDecoder, chunk: Buffer | string): Generator<string> {
+  if (typeof chunk === 'string') {
+    yield chunk;
+    return;
+  }
+  for (let at = 0; at < chunk.length; at += DECODE_SLICE_BYTES) yield decoder.write(chunk.subarray(at, at + DECODE_SLICE_BYTES));
+}
 
 function parse(text: string, line: number): InputItem {
   try {
