@@ -12,7 +12,7 @@
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 
 /** Default bytes per read: fs's own stream default; each becomes one string of at most 64 KiB. */
-export const FILE_CHUNK_BYTES = 64 * 1024;
+const FILE_CHUNK_BYTES = 64 * 1024;
 
 /**
  * The bytes of `file`, a chunk at a time. A regular file is read synchronously into one buffer

@@ -73,7 +73,8 @@ export function register(program: Command, ctx: CliContext): void {
       for (const file of sources) {
         const stdin = file === '-';
         const absolute = path.resolve(ctx.cwd, file);
-        const input: Readable | AsyncGenerator<Buffer> = stdin ? ctx.stdin : readFileChunks(absolute);
+        const fileChunks = stdin ? undefined : readFileChunks(absolute);
+        const input: Readable | AsyncGenerator<Buffer> = fileChunks ?? ctx.stdin;
         try {
           const summary = await dryRun(input, {
             transformers,
@@ -93,7 +94,7 @@ export function register(program: Command, ctx: CliContext): void {
           }
           throw err;
         } finally {
-          if (!stdin) await (input as AsyncGenerator<Buffer>).return(undefined); // closes the file
+          await fileChunks?.return(undefined); // closes the file
         }
       }
       ctx.exitCode = errors > 0 ? 1 : 0;
