@@ -45,9 +45,13 @@ export async function freePort() {
   return port;
 }
 
-/** The test Extole child: `{ url, count(), reset(), stop() }`. */
-export async function startTestExtole() {
-  const child = fork(path.join(REPO_ROOT, 'bench/test-extole.mjs'), [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+/**
+ * The test Extole child: `{ url, count(), reset(), stop() }`. With `reject`, it answers every
+ * request 400 (a RestExceptionResponse): each delivery becomes a dead letter.
+ */
+export async function startTestExtole({ reject = false } = {}) {
+  const env = { ...process.env, TEST_EXTOLE_REJECT: reject ? '1' : '0' };
+  const child = fork(path.join(REPO_ROOT, 'bench/test-extole.mjs'), [], { env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const [{ port }] = await once(child, 'message');
   const ask = async (message) => {
     child.send(message);

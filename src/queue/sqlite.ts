@@ -261,7 +261,8 @@ type PendingOp =
       params: { id: number; token: string; runAt: number; at: number; status: number | null; error: string };
       resolve: (owned: boolean) => void;
       reject: (e: unknown) => void;
-    };
+    }
+  | { kind: 'deadLetter'; id: number; token: string; values: ReturnType<typeof deadLetterValues>; resolve: (moved: boolean) => void; reject: (e: unknown) => void };
 
 /**
  * Queue on a SQLite file. Safe for several processes on one machine (WAL, busy_timeout,
@@ -463,7 +464,7 @@ export class SqliteQueue implements Queue {
    * Queue `op` for the batch commit at the end of this event-loop turn (see `flush`). Throws
    * QueueUnavailableError at once when the queue is not open, as the direct calls do.
    */
-  private batch<T>(op: 'enqueue' | 'complete' | 'retry', add: (resolve: (value: T) => void, reject: (err: unknown) => void) => PendingOp): Promise<T> {
+  private batch<T>(op: PendingOp['kind'], add: (resolve: (value: T) => void, reject: (err: unknown) => void) => PendingOp): Promise<T> {
     this.use(op);
     return new Promise<T>((resolve, reject) => {
       this.pending.push(add(resolve, reject));
@@ -632,6 +633,7 @@ export class SqliteQueue implements Queue {
       const op = ops[i]!;
       if (op.kind === 'complete') results[i] = completeRow(st, op.id, op.token);
       else if (op.kind === 'retry') results[i] = st.dropLease.run(op.params.id, op.params.token).changes === 1 && st.retry.run(op.params).changes === 1;
+      else if (op.kind === 'deadLetter') results[i] = deadLetterRow(st, op.id, op.token, op.values);
       else {
         const dedup = (this.dedup ??= new SqliteDedup(db));
         dedup.beginGroup();
@@ -819,29 +821,17 @@ export class SqliteQueue implements Queue {
     }, 'NORMAL');
   }
 
+  /**
+   * Batched with the settles and enqueues of this event-loop turn, like `complete` (see `flush`):
+   * a destination that rejects every event dead-letters one row per answer, and one transaction
+   * per row cost the event loop about four times a delivery.
+   */
   async deadLetter(item: SettleRef, dead: DeadLetterInput): Promise<boolean> {
     const id = rowId(item.id);
     if (id === undefined) return false;
-    return this.run('deadLetter', (db, st) =>
-      db
-        .transaction((): boolean => {
-          const row = st.takeForDeadLetter.get(id, item.leaseToken);
-          if (!row) return false;
-          st.insertDeadLetter.run(
-            row.id,
-            row.destination,
-            row.project,
-            row.insert_id,
-            row.event,
-            ...deadLetterValues(dead, Date.now()),
-          );
-          st.dropLease.run(id, item.leaseToken);
-          st.deleteDelivery.run(id);
-          return true;
-        })
-        .immediate(),
-      'NORMAL',
-    );
+    const token = item.leaseToken;
+    const values = deadLetterValues(dead, Date.now());
+    return this.batch<boolean>('deadLetter', (resolve, reject) => ({ kind: 'deadLetter', id, token, values, resolve, reject }));
   }
 
   async stats(now: number): Promise<Record<string, DestinationQueueStats>> {
@@ -1046,6 +1036,16 @@ function claimRows(st: Statements, params: ClaimParams): QueueItem[] {
     });
   }
   return items;
+}
+
+/** Rejected or expired: the row moves to the dead letters, if `token` still holds its lease. */
+function deadLetterRow(st: Statements, id: number, token: string, values: ReturnType<typeof deadLetterValues>): boolean {
+  const row = st.takeForDeadLetter.get(id, token);
+  if (!row) return false;
+  st.insertDeadLetter.run(row.id, row.destination, row.project, row.insert_id, row.event, ...values);
+  st.dropLease.run(id, token);
+  st.deleteDelivery.run(id);
+  return true;
 }
 
 /** Delivered: the row goes, if `token` still holds its lease. */

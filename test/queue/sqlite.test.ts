@@ -347,6 +347,38 @@ describe('SqliteQueue group commit (one transaction per event-loop turn)', () =>
     await queue.close();
   });
 
+  it('dead letters made in one turn share one commit with the settles; each caller gets its own answer', async () => {
+    const { file, queue, items, raw } = await claimedRows(40);
+    truncateWal(raw);
+    const dead = (at: number) => ({
+      reason: 'rejected' as const,
+      httpStatus: 400,
+      extoleCode: 'invalid_event',
+      extoleMessage: 'no',
+      attempts: 1,
+      firstAttemptAt: at,
+      lastAttemptAt: at,
+      configRevision: 'rev',
+      request: '{"method":"POST"}',
+    });
+    const [first, ...rest] = items;
+    const answers = await Promise.all([
+      ...rest.slice(0, 30).map((item) => queue.deadLetter(item, dead(T0))),
+      ...rest.slice(30).map((item) => queue.complete(item)),
+      queue.deadLetter({ id: first!.id, leaseToken: 'not-the-lease' }, dead(T0)),
+    ]);
+    // One commit for 39 rows: a commit per dead letter writes several pages each.
+    expect(statSync(`${file}-wal`).size).toBeLessThan(24 * 4096);
+    raw.close();
+    expect(answers).toEqual([...new Array(39).fill(true), false]);
+    const letters = await queue.listDeadLetters({ destination: 'd1' });
+    expect(letters.map((l) => l.id)).toEqual(rest.slice(0, 30).map((i) => i.id));
+    expect(letters[0]).toMatchObject({ reason: 'rejected', httpStatus: 400, extoleCode: 'invalid_event', attempts: 1, insertId: rest[0]!.insertId });
+    // The row with the wrong token is still there, under its lease.
+    expect(await queue.stats(T0)).toEqual({ d1: { pending: 0, leased: 1, deadLetters: 30, oldestEnqueuedAt: T0 } });
+    await queue.close();
+  });
+
   it('a failing request in the batch rolls back alone; the others commit', async () => {
     const queue = await opened(path.join(tempDir(), 'q.db'));
     const opts = { now: T0, dedupWindowMs: 60_000 };
