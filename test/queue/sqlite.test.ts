@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import ts from 'typescript';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { QueueUnavailableError } from '../../src/errors.js';
-import { SQLITE_MIGRATIONS, SqliteQueue } from '../../src/queue/sqlite.js';
+import { SQLITE_MIGRATIONS, SQLITE_STATS_SQL, SqliteQueue } from '../../src/queue/sqlite.js';
 import { runQueueConformance } from './conformance.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -174,6 +174,43 @@ describe('SqliteQueue on a file', () => {
     raw.close();
   });
 
+
+  it('migrates a version-3 file: stats counts from the claim index, never reading a delivery row whole', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    for (const sql of SQLITE_MIGRATIONS.slice(0, 3)) old.exec(sql);
+    old.pragma('user_version = 3');
+    const insert = old.prepare(
+      `INSERT INTO deliveries (destination, project, insert_id, path, body, event, enqueued_at, run_at) VALUES (?, 'web', ?, '/p', '{}', '{}', ?, ?)`,
+    );
+    // Enqueued out of time order on purpose: the oldest is the smallest enqueued_at, not the first id.
+    insert.run('d1', 'a', T0 + 5, T0 + 5);
+    insert.run('d1', 'b', T0 + 1, T0 + 50);
+    insert.run('d2', 'c', T0 + 9, T0 + 9);
+    old.close();
+
+    const queue = await opened(file);
+    try {
+      const [leased] = await queue.claim('d1', 1, T0 + 10, 60_000);
+      expect(leased!.insertId).toBe('a');
+      expect(await queue.stats(T0 + 10)).toEqual({
+        d1: { pending: 1, leased: 1, deadLetters: 0, oldestEnqueuedAt: T0 + 1 },
+        d2: { pending: 1, leased: 0, deadLetters: 0, oldestEnqueuedAt: T0 + 9 },
+      });
+      // Once its lease has expired, the row counts as pending again.
+      expect((await queue.stats(T0 + 120_000))['d1']).toMatchObject({ pending: 2, leased: 0 });
+    } finally {
+      await queue.close();
+    }
+    const raw = new Database(file, { readonly: true });
+    expect(raw.prepare("SELECT name FROM pragma_index_info('deliveries_due')").pluck().all()).toEqual(['destination', 'run_at', 'id', 'enqueued_at']);
+    const plan = (sql: string, ...params: unknown[]) => (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail);
+    expect(plan(SQLITE_STATS_SQL.queued)).toEqual(['SCAN deliveries USING COVERING INDEX deliveries_due']);
+    // The leases table is scanned, each lease's row found by its id.
+    expect(plan(SQLITE_STATS_SQL.leased, T0)).toEqual([expect.stringMatching(/^SCAN l\b/), expect.stringMatching(/^SEARCH d USING INTEGER PRIMARY KEY/), 'USE TEMP B-TREE FOR GROUP BY']);
+    raw.close();
+  });
   it('fails fast with QueueUnavailableError (SQLITE_BUSY) while another process holds the write lock', async () => {
     const { queue, locker } = await queueAndLocker(50);
     try {
