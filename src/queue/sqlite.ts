@@ -73,6 +73,9 @@ const LOCK_RETRY_MS = 1;
 /** A transaction that could not start: another connection held the write lock. Nothing ran. */
 const BUSY: unique symbol = Symbol('busy');
 
+/** Log rows `pruneDedup` deletes per transaction: a few ms of the event loop each. */
+const PRUNE_CHUNK_ROWS = 20_000;
+
 /** How often the checkpoint worker copies the WAL into the database file. */
 const CHECKPOINT_INTERVAL_MS = 100;
 /**
@@ -246,9 +249,11 @@ interface Statements {
   statsDead: Database.Statement<[], { destination: string; dead: number }>;
   getDeadLetter: Database.Statement<[number], DeadLetterRow>;
   raisePruned: Database.Statement<[number]>;
-  firstLoggedSince: Database.Statement<[number], number>;
-  lastLogged: Database.Statement<[], number | null>;
-  pruneLog: Database.Statement<[number]>;
+  /** The first row of a `seq` range [from, to) first seen at or after a time. */
+  firstLoggedSinceIn: Database.Statement<[number, number, number], number>;
+  loggedRange: Database.Statement<[], { first: number | null; last: number | null }>;
+  /** Deletes log rows below `keepFrom`, at most `chunk` of them (the `seq` range from the oldest row). */
+  pruneLogChunk: Database.Statement<[number, number]>;
   synchronousFull: Database.Statement<[]>;
   synchronousNormal: Database.Statement<[]>;
 }
@@ -907,18 +912,43 @@ export class SqliteQueue implements Queue {
    * Forgets the insert_ids first seen before `before`, in every connection's index (through the
    * `dedup_pruned` watermark), and deletes their log rows: those before the first row seen since
    * (the log is in commit order), but never the newest, so `seq` never goes back.
+   *
+   * The watermark moves first, in one small transaction, so every index forgets the keys at once.
+   * The first row to keep is then searched for, and the rows before it deleted, `PRUNE_CHUNK_ROWS`
+   * at a time with the event loop served in between: a server takes in about 600,000 keys per
+   * 10-minute prune at 1,000 events/s, and one transaction for all of it held the event loop for
+   * about 200 ms. Rows logged meanwhile come after the ones searched (`seq` only grows) and were
+   * first seen after `before`, so they are kept.
    */
   async pruneDedup(before: number): Promise<number> {
     const at = Math.trunc(before);
-    return this.run('pruneDedup', (db, st) =>
+    const bounds = this.run('pruneDedup', (db, st) =>
       db
         .transaction(() => {
           st.raisePruned.run(at);
-          const keepFrom = st.firstLoggedSince.get(at) ?? st.lastLogged.get();
-          return keepFrom === null || keepFrom === undefined ? 0 : st.pruneLog.run(keepFrom).changes;
+          return st.loggedRange.get();
         })
         .immediate(),
     );
+    if (bounds === undefined || bounds.last === null) return 0;
+    const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+    let keepFrom: number = bounds.last;
+    for (let from = bounds.first!; from <= bounds.last; from += PRUNE_CHUNK_ROWS) {
+      const found = this.run('pruneDedup', (_db, st) => st.firstLoggedSinceIn.get(from, from + PRUNE_CHUNK_ROWS, at));
+      if (found !== undefined) {
+        keepFrom = Math.min(found, bounds.last);
+        break;
+      }
+      await turn();
+    }
+    let deleted = 0;
+    for (;;) {
+      // Each chunk deletes at least the oldest row left below `keepFrom`, if any.
+      const n = this.run('pruneDedup', (_db, st) => st.pruneLogChunk.run(keepFrom, PRUNE_CHUNK_ROWS).changes);
+      if (n === 0) return deleted;
+      deleted += n;
+      await turn();
+    }
   }
 
   async close(): Promise<void> {
@@ -1024,9 +1054,15 @@ function prepare(db: Database.Database): Statements {
     getDeadLetter: db.prepare('SELECT * FROM dead_letters WHERE id = ?'),
     raisePruned: db.prepare('UPDATE dedup_pruned SET pruned_before = max(pruned_before, ?)'),
     // The log is in commit order: scanning from its oldest row stops at the first one kept.
-    firstLoggedSince: db.prepare('SELECT seq FROM dedup_log WHERE first_seen >= ? ORDER BY seq LIMIT 1').pluck() as Database.Statement<[number], number>,
-    lastLogged: db.prepare('SELECT max(seq) FROM dedup_log').pluck() as Database.Statement<[], number | null>,
-    pruneLog: db.prepare('DELETE FROM dedup_log WHERE seq < ?'),
+    firstLoggedSinceIn: db
+      .prepare('SELECT seq FROM dedup_log WHERE seq >= ? AND seq < ? AND first_seen >= ? ORDER BY seq LIMIT 1')
+      .pluck() as Database.Statement<[number, number, number], number>,
+    // Two sub-selects: SQLite answers a lone min() or max() from the key's ends, both at once by a scan.
+    loggedRange: db.prepare('SELECT (SELECT min(seq) FROM dedup_log) AS first, (SELECT max(seq) FROM dedup_log) AS last') as Database.Statement<
+      [],
+      { first: number | null; last: number | null }
+    >,
+    pruneLogChunk: db.prepare('DELETE FROM dedup_log WHERE seq < min(?, (SELECT min(seq) FROM dedup_log) + ?)'),
     synchronousFull: db.prepare('PRAGMA synchronous = FULL'),
     synchronousNormal: db.prepare('PRAGMA synchronous = NORMAL'),
   };

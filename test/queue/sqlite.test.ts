@@ -416,6 +416,37 @@ describe('SqliteQueue group commit (one transaction per event-loop turn)', () =>
     await queue.close();
   });
 
+  it('pruneDedup deletes a large log in chunks, serving the event loop in between, and keeps the newest row', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const queue = await opened(file);
+    const raw = new Database(file);
+    const insert = raw.prepare('INSERT INTO dedup_log (project, insert_id, first_seen) VALUES (?, ?, ?)');
+    raw.transaction(() => {
+      for (let i = 0; i < 50_000; i++) insert.run('web', `k${i}`, T0 + i);
+    })();
+    const count = () => raw.prepare('SELECT count(*) FROM dedup_log').pluck().get() as number;
+    let turns = 0;
+    let pruning = true;
+    const spin = (): void => {
+      turns++;
+      if (pruning) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const deleted = await queue.pruneDedup(T0 + 45_000);
+    pruning = false;
+    expect(deleted).toBe(45_000);
+    // At 20,000 rows a chunk: three deletes, each in its own turn.
+    expect(turns).toBeGreaterThanOrEqual(3);
+    expect(count()).toBe(5_000);
+    expect(raw.prepare('SELECT min(first_seen) FROM dedup_log').pluck().get()).toBe(T0 + 45_000);
+    // Everything older than the whole log: all but the newest row go (seq never goes back).
+    expect(await queue.pruneDedup(T0 + 1_000_000)).toBe(4_999);
+    expect(raw.prepare('SELECT first_seen FROM dedup_log').pluck().all()).toEqual([T0 + 49_999]);
+    expect(await queue.pruneDedup(T0 + 1_000_000)).toBe(0);
+    raw.close();
+    await queue.close();
+  });
+
   it('a failing request in the batch rolls back alone; the others commit', async () => {
     const queue = await opened(path.join(tempDir(), 'q.db'));
     const opts = { now: T0, dedupWindowMs: 60_000 };
