@@ -27,6 +27,7 @@ import { USER_AGENT } from '../version.js';
 import { backoffDelay } from './backoff.js';
 import { systemClock, type Clock } from './clock.js';
 import { AdaptiveConcurrency } from './concurrency.js';
+import { LogRateLimit } from './log-limit.js';
 import { RateLimiter } from './rate-limit.js';
 
 /** What delivery needs to know about one destination. */
@@ -267,6 +268,8 @@ export const UNSETTLED_FACTOR = 4;
  * that lapsed under a live request would let another worker send the event twice.
  */
 const LEASE_SAFETY_MS = 1000;
+/** At most one dead-letter warning per destination, reason, status and code in this time (see `LogRateLimit`). */
+export const DEAD_LETTER_LOG_INTERVAL_MS = 10_000;
 
 class DestinationWorker {
   private settings: Settings;
@@ -309,6 +312,8 @@ class DestinationWorker {
     throttled: 0,
   };
   private readonly log: Logger;
+  /** Dead-letter warnings: one per kind per interval, with the count held back (see `logDeadLetter`). */
+  private readonly deadLetterLog: LogRateLimit;
 
   constructor(settings: Settings, private readonly shared: Shared) {
     this.settings = settings;
@@ -316,6 +321,7 @@ class DestinationWorker {
     this.concurrency = new AdaptiveConcurrency(settings.concurrency);
     this.rateLimiter = RateLimiter.fromConfig(settings.rateLimit);
     this.log = shared.logger.child({ destination: settings.name });
+    this.deadLetterLog = new LogRateLimit(DEAD_LETTER_LOG_INTERVAL_MS, () => shared.clock.now());
     this.deliveredFirst = shared.metrics.deliveredEvents.labels(settings.name, 'first');
     this.deliveredRetry = shared.metrics.deliveredEvents.labels(settings.name, 'retry');
     this.latency = shared.metrics.deliveryLatency.labels(settings.name);
@@ -428,6 +434,9 @@ class DestinationWorker {
       }
     }
     await this.client.close().catch(() => {});
+    for (const [kind, heldBack] of this.deadLetterLog.drain()) {
+      this.log.warn({ kind, held_back: heldBack }, 'dead-letter warnings held back since the last one written (see the dead letters)');
+    }
   }
 
   // ---------------------------------------------------------------- the loop
@@ -663,7 +672,7 @@ class DestinationWorker {
       if (moved) {
         this.counters.expired++;
         metrics.deadLetters.inc({ destination: settings.name, reason: 'expired' });
-        this.log.warn({ id: item.id, attempts, ageMs: age, error: verdict.error }, 'gave up on an event: dead letter (expired)');
+        this.logDeadLetter(`expired ${verdict.status ?? 'error'}`, { id: item.id, attempts, ageMs: age, error: verdict.error }, 'gave up on an event: dead letter (expired)');
       }
       return;
     }
@@ -718,8 +727,23 @@ class DestinationWorker {
     if (moved) {
       this.counters.rejected++;
       metrics.deadLetters.inc({ destination: name, reason: 'rejected' });
-      this.log.warn({ id: item.id, status: verdict.status, extoleCode: verdict.extoleCode }, 'Extole rejected an event: dead letter (rejected)');
+      this.logDeadLetter(
+        `rejected ${verdict.status} ${verdict.extoleCode ?? ''}`,
+        { id: item.id, status: verdict.status, extoleCode: verdict.extoleCode },
+        'Extole rejected an event: dead letter (rejected)',
+      );
     }
+  }
+
+  /**
+   * A dead-letter warning, at most one per `kind` per DEAD_LETTER_LOG_INTERVAL_MS: a destination
+   * whose every event fails the same way would log one line per event. A line written after
+   * some were held back says how many (`held_back`); the dead letters keep every event.
+   */
+  private logDeadLetter(kind: string, fields: Record<string, unknown>, message: string): void {
+    const heldBack = this.deadLetterLog.admit(kind);
+    if (heldBack === undefined) return;
+    this.log.warn(heldBack > 0 ? { ...fields, held_back: heldBack } : fields, message);
   }
 
   /** `{method, url, headers, body}` as sent, with the token as `Bearer ***`. */

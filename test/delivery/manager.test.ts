@@ -146,6 +146,39 @@ describe('DeliveryManager outcomes', () => {
     expect(await metricValue(h.metrics.deadLetters, { destination: 'referrals', reason: 'rejected' })).toBe(1);
   });
 
+  it('writes one dead-letter warning per kind per 10 s, then says how many it held back; every event is still a dead letter', async () => {
+    h = await harness({
+      script: (req, _i, res) =>
+        req.body.includes('odd@')
+          ? answer(res, 415, extoleError(415, 'unsupported'))
+          : answer(res, 400, extoleError(400, 'event_blocked', 'Blocked due to client specific rules')),
+    });
+    const warnings = () =>
+      h!.logLines.map((l) => JSON.parse(l) as { msg: string; status?: number; held_back?: number; kind?: string }).filter((l) => l.msg.includes('dead letter'));
+    h.manager.start();
+    await h.enqueue(6);
+    await h.driveUntil(async () => (await h!.queued()) === 0);
+    await h.enqueue(1, { email: 'odd@example.com' });
+    await h.driveUntil(async () => (await h!.queued()) === 0);
+    // Six 400s and one 415: the first of each kind is written, the other five 400s held back.
+    expect(warnings().map((w) => [w.status, w.held_back])).toEqual([
+      [400, undefined],
+      [415, undefined],
+    ]);
+    h.clock.advance(10_000);
+    await h.enqueue(1);
+    await h.driveUntil(async () => (await h!.queued()) === 0);
+    expect(warnings().at(-1)).toMatchObject({ status: 400, held_back: 5, msg: 'Extole rejected an event: dead letter (rejected)' });
+    await h.enqueue(2);
+    await h.driveUntil(async () => (await h!.queued()) === 0);
+    expect(warnings()).toHaveLength(3);
+    await h.manager.stop();
+    // At shutdown, what is still held back is reported once.
+    expect(warnings().at(-1)).toMatchObject({ kind: 'rejected 400 event_blocked', held_back: 2 });
+    expect(await h.queue.listDeadLetters()).toHaveLength(10);
+    expect(await metricValue(h.metrics.deadLetters, { destination: 'referrals', reason: 'rejected' })).toBe(10);
+  });
+
   it.each([402, 415, 501])('dead-letters %i as rejected', async (status) => {
     h = await harness({ script: (_req, _i, res) => answer(res, status, extoleError(status, `code_${status}`)) });
     h.manager.start();
