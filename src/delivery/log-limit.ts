@@ -13,6 +13,13 @@ interface LineState {
   heldBack: number;
 }
 
+/**
+ * Kinds tracked at once. Keys carry Extole's error code, which a misbehaving proxy could vary
+ * per answer: past this, kinds with nothing held back are forgotten, and a kind that finds no
+ * room is written unlimited rather than grow the map.
+ */
+export const LOG_RATE_LIMIT_MAX_KINDS = 256;
+
 /** Decides which repeated log lines to write: at most one per key per interval. */
 export class LogRateLimit {
   private readonly lines = new Map<string, LineState>();
@@ -34,6 +41,10 @@ export class LogRateLimit {
     const now = this.now();
     const state = this.lines.get(key);
     if (state === undefined) {
+      if (this.lines.size >= LOG_RATE_LIMIT_MAX_KINDS) {
+        for (const [k, s] of this.lines) if (s.heldBack === 0) this.lines.delete(k);
+        if (this.lines.size >= LOG_RATE_LIMIT_MAX_KINDS) return 0;
+      }
       this.lines.set(key, { writtenAt: now, heldBack: 0 });
       return 0;
     }

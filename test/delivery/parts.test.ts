@@ -5,6 +5,7 @@ import { backoffDelay } from '../../src/delivery/backoff.js';
 import { ManualClock, systemClock } from '../../src/delivery/clock.js';
 import { AdaptiveConcurrency } from '../../src/delivery/concurrency.js';
 import { RateLimiter } from '../../src/delivery/rate-limit.js';
+import { LOG_RATE_LIMIT_MAX_KINDS, LogRateLimit } from '../../src/delivery/log-limit.js';
 
 describe('backoffDelay (exponential, full jitter)', () => {
   const policy = { initialMs: 1000, maxMs: 30_000 };
@@ -22,6 +23,33 @@ describe('backoffDelay (exponential, full jitter)', () => {
         return d >= 1000 && d <= 30_000;
       }),
     );
+  });
+});
+
+describe('LogRateLimit (repeated log lines)', () => {
+  it('writes the first line of a kind, holds the rest back for the interval, then counts them on the next', () => {
+    let now = 0;
+    const limit = new LogRateLimit(10_000, () => now);
+    expect(limit.admit('a')).toBe(0);
+    expect([limit.admit('a'), limit.admit('a'), limit.admit('b')]).toEqual([undefined, undefined, 0]);
+    now = 9_999;
+    expect(limit.admit('a')).toBeUndefined();
+    now = 10_000;
+    expect(limit.admit('a')).toBe(3);
+    expect(limit.admit('a')).toBeUndefined();
+    expect(limit.drain()).toEqual([['a', 1]]);
+    // Drained: everything starts over.
+    expect(limit.admit('a')).toBe(0);
+  });
+
+  it('stays bounded when every line is a new kind: kinds with nothing held back are forgotten first', () => {
+    const limit = new LogRateLimit(10_000, () => 0);
+    for (let i = 0; i < LOG_RATE_LIMIT_MAX_KINDS; i++) expect(limit.admit(`k${i}`)).toBe(0);
+    limit.admit('k0'); // k0 now holds one back
+    expect(limit.admit('new')).toBe(0);
+    expect((limit as unknown as { lines: Map<string, unknown> }).lines.size).toBe(2);
+    expect(limit.admit('k0')).toBeUndefined();
+    expect(limit.drain()).toEqual([['k0', 2]]);
   });
 });
 
