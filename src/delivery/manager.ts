@@ -269,7 +269,7 @@ export const UNSETTLED_FACTOR = 4;
  */
 const LEASE_SAFETY_MS = 1000;
 /** At most one dead-letter warning per destination, reason, status and code in this time (see `LogRateLimit`). */
-export const DEAD_LETTER_LOG_INTERVAL_MS = 10_000;
+const DEAD_LETTER_LOG_INTERVAL_MS = 10_000;
 
 class DestinationWorker {
   private settings: Settings;

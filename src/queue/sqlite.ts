@@ -6,7 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -931,7 +931,6 @@ export class SqliteQueue implements Queue {
         .immediate(),
     );
     if (bounds === undefined || bounds.last === null) return 0;
-    const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
     let keepFrom: number = bounds.last;
     for (let from = bounds.first!; from <= bounds.last; from += PRUNE_CHUNK_ROWS) {
       const found = this.run('pruneDedup', (_db, st) => st.firstLoggedSinceIn.get(from, from + PRUNE_CHUNK_ROWS, at));
@@ -939,7 +938,7 @@ export class SqliteQueue implements Queue {
         keepFrom = Math.min(found, bounds.last);
         break;
       }
-      await turn();
+      await nextTurn();
     }
     let deleted = 0;
     for (;;) {
@@ -947,7 +946,7 @@ export class SqliteQueue implements Queue {
       const n = this.run('pruneDedup', (_db, st) => st.pruneLogChunk.run(keepFrom, PRUNE_CHUNK_ROWS).changes);
       if (n === 0) return deleted;
       deleted += n;
-      await turn();
+      await nextTurn();
     }
   }
 
