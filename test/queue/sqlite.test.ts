@@ -211,6 +211,52 @@ describe('SqliteQueue on a file', () => {
     expect(plan(SQLITE_STATS_SQL.leased, T0)).toEqual([expect.stringMatching(/^SCAN l\b/), expect.stringMatching(/^SEARCH d USING INTEGER PRIMARY KEY/), 'USE TEMP B-TREE FOR GROUP BY']);
     raw.close();
   });
+  it('migrates a version-4 file: dead letters are counted by triggers, exactly, and stats never scans them', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const old = new Database(file);
+    old.pragma('journal_mode = WAL');
+    for (const sql of SQLITE_MIGRATIONS.slice(0, 4)) old.exec(sql);
+    old.pragma('user_version = 4');
+    const insertDead = old.prepare(
+      `INSERT INTO dead_letters (id, destination, project, event, request, reason, attempts, first_attempt_at, last_attempt_at, config_revision, created_at)
+       VALUES (?, ?, 'web', '{}', '{}', 'rejected', 1, ?, ?, 'rev', ?)`,
+    );
+    for (const [id, destination] of [[1001, 'd1'], [1002, 'd1'], [1003, 'd1'], [1004, 'd2'], [1005, 'd2']] as const) insertDead.run(id, destination, T0, T0, T0);
+    old.close();
+
+    const queue = await opened(file);
+    try {
+      // The counts start from what the file held.
+      expect(await queue.stats(T0)).toEqual({
+        d1: { pending: 0, leased: 0, deadLetters: 3, oldestEnqueuedAt: null },
+        d2: { pending: 0, leased: 0, deadLetters: 2, oldestEnqueuedAt: null },
+      });
+      // A move to the dead letters counts; a refused one (lease lost) does not.
+      await queue.enqueue('web', [event('a'), event('b')], { now: T0, dedupWindowMs: 0 });
+      const [a, b] = await queue.claim('d1', 2, T0, 60_000);
+      const dead = { reason: 'rejected' as const, httpStatus: 400, extoleCode: 'x', extoleMessage: 'no', attempts: 1, firstAttemptAt: T0, lastAttemptAt: T0, configRevision: 'rev', request: '{}' };
+      expect(await queue.deadLetter(a!, dead)).toBe(true);
+      expect(await queue.deadLetter({ id: b!.id, leaseToken: 'not-the-lease' }, dead)).toBe(false);
+      expect((await queue.stats(T0))['d1']).toMatchObject({ leased: 1, deadLetters: 4 });
+      // Purged: a destination left with nothing is no longer listed.
+      expect(await queue.deleteDeadLetters({ destination: 'd2' })).toBe(2);
+      expect(Object.keys(await queue.stats(T0))).toEqual(['d1']);
+      // Another connection's writes count too (a `dlq` run beside the server).
+      const other = new Database(file);
+      other.prepare('DELETE FROM dead_letters WHERE id = 1001').run();
+      other.close();
+      expect((await queue.stats(T0))['d1']!.deadLetters).toBe(3);
+    } finally {
+      await queue.close();
+    }
+    const raw = new Database(file, { readonly: true });
+    const counted = raw.prepare('SELECT destination, dead FROM dead_letter_counts WHERE dead > 0 ORDER BY destination').all();
+    expect(counted).toEqual(raw.prepare('SELECT destination, COUNT(*) AS dead FROM dead_letters GROUP BY destination ORDER BY destination').all());
+    const plan = (raw.prepare(`EXPLAIN QUERY PLAN ${SQLITE_STATS_SQL.dead}`).all() as { detail: string }[]).map((r) => r.detail);
+    expect(plan).toEqual([expect.stringMatching(/^SCAN dead_letter_counts\b/)]);
+    raw.close();
+  });
+
   it('fails fast with QueueUnavailableError (SQLITE_BUSY) while another process holds the write lock', async () => {
     const { queue, locker } = await queueAndLocker(50);
     try {
