@@ -9,7 +9,9 @@
  * For each dead-letter count, a fresh SQLite queue file is opened by the driver under test (so it
  * has that version's schema), then filled directly: BENCH_QUEUED delivery rows (bodies and events
  * of about 0.5 KB, as the end-to-end benchmark sends) and that many dead letters, over two
- * destinations, with 32 live leases. Reported: the median and the slowest of 15 `stats` calls.
+ * destinations, with 32 live leases. Reported, median and slowest of 15 `stats` calls, twice: as
+ * a CLI run calls it (no claim made), and as a delivering server does (after one claim, which
+ * starts the checkpoint worker): how long the call held the event loop, and when it answered.
  * Informational: nothing here is a target, and the figures vary with the machine.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -55,21 +57,35 @@ async function measure(dir, dead) {
   raw.pragma('wal_checkpoint(TRUNCATE)');
   raw.close();
 
-  const queue = new SqliteQueue({ path: file });
-  await queue.open();
-  const times = [];
-  let answer;
-  for (let i = 0; i < CALLS; i++) {
-    const t0 = performance.now();
-    answer = await queue.stats(now);
-    times.push(performance.now() - t0);
+  const out = {};
+  for (const mode of ['cli', 'server']) {
+    const queue = new SqliteQueue({ path: file });
+    await queue.open();
+    // A server claims: that starts the checkpoint worker. 'nobody' has no rows: nothing is leased.
+    if (mode === 'server') await queue.claim('nobody', 1, now, 60_000);
+    const held = [];
+    const answered = [];
+    let answer;
+    for (let i = 0; i < CALLS; i++) {
+      const t0 = performance.now();
+      const call = queue.stats(now);
+      held.push(performance.now() - t0);
+      answer = await call;
+      answered.push(performance.now() - t0);
+    }
+    await queue.close();
+    const deadSeen = Object.values(answer).reduce((sum, st) => sum + st.deadLetters, 0);
+    if (deadSeen !== dead) throw new Error(`stats counted ${deadSeen} dead letters, not ${dead}`);
+    out[mode] = { held: spread(held), answered: spread(answered) };
   }
-  await queue.close();
   for (const suffix of ['', '-wal', '-shm']) rmSync(file + suffix, { force: true });
-  const sorted = times.sort((a, b) => a - b);
-  const deadSeen = Object.values(answer).reduce((sum, s) => sum + s.deadLetters, 0);
-  if (deadSeen !== dead) throw new Error(`stats counted ${deadSeen} dead letters, not ${dead}`);
-  return { median: sorted[Math.floor(CALLS / 2)], max: sorted[CALLS - 1] };
+  return out;
+}
+
+/** Median and slowest, in ms. */
+function spread(times) {
+  const sorted = [...times].sort((a, b) => a - b);
+  return `${sorted[Math.floor(sorted.length / 2)].toFixed(1).padStart(6)} / ${sorted[sorted.length - 1].toFixed(1).padStart(6)}`;
 }
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'extole-stream-stats-'));
@@ -77,10 +93,11 @@ try {
   const cpus = os.cpus();
   console.log(`machine: ${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, Node ${process.version}; driver ${path.relative(process.cwd(), DRIVER) || DRIVER}`);
   console.log(`${QUEUED.toLocaleString('en-US')} queued rows, 32 leased; ${CALLS} stats calls each\n`);
-  console.log('dead letters     stats: median    slowest');
+  console.log('                 ms, median / slowest:   CLI (no claim)                      server (after a claim)');
+  console.log('dead letters                            event loop held   answered          event loop held   answered');
   for (const dead of DEAD) {
-    const { median, max } = await measure(dir, dead);
-    console.log(`${dead.toLocaleString('en-US').padStart(12)}     ${median.toFixed(1).padStart(8)} ms  ${max.toFixed(1).padStart(7)} ms`);
+    const { cli, server } = await measure(dir, dead);
+    console.log(`${dead.toLocaleString('en-US').padStart(12)}                            ${cli.held}   ${cli.answered}     ${server.held}   ${server.answered}`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

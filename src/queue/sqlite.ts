@@ -87,7 +87,9 @@ const FALLBACK_AUTOCHECKPOINT_PAGES = 20_000;
 /**
  * The checkpoint worker (CommonJS, run with `eval`): its own connection to the file, a PASSIVE
  * checkpoint every interval (it never waits for readers or the writer), errors reported to the
- * parent, connection closed on 'stop'.
+ * parent, connection closed on 'stop'. It also answers `{ stats, now }` with the rows of the
+ * three `SQLITE_STATS_SQL` queries, read in one transaction (`{ stats, rows }` or
+ * `{ stats, failed }`): they count the whole backlog, which is better done off the event loop.
  */
 const CHECKPOINT_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -103,13 +105,34 @@ const timer = setInterval(() => {
     parentPort.postMessage({ error: String(err && err.message || err) });
   }
 }, workerData.intervalMs);
+let statsRead;
 parentPort.on('message', (message) => {
-  if (message !== 'stop') return;
-  clearInterval(timer);
-  db.close();
-  parentPort.close();
+  if (message === 'stop') {
+    clearInterval(timer);
+    db.close();
+    parentPort.close();
+    return;
+  }
+  if (typeof message.stats !== 'number') return;
+  try {
+    if (statsRead === undefined) {
+      const sql = workerData.statsSql;
+      const queued = db.prepare(sql.queued), leased = db.prepare(sql.leased), dead = db.prepare(sql.dead);
+      statsRead = db.transaction((now) => ({ queued: queued.all(), leased: leased.all(now), dead: dead.all() }));
+    }
+    parentPort.postMessage({ stats: message.stats, rows: statsRead(message.now) });
+  } catch (err) {
+    parentPort.postMessage({ stats: message.stats, failed: String(err && err.message || err) });
+  }
 });
 `;
+
+/** What the three `SQLITE_STATS_SQL` queries return, in order. */
+interface StatsRows {
+  queued: { destination: string; queued: number; oldest: number | null }[];
+  leased: { destination: string; leased: number }[];
+  dead: { destination: string; dead: number }[];
+}
 
 /**
  * Schema versions, applied in order inside one IMMEDIATE transaction each and recorded in
@@ -340,6 +363,9 @@ export class SqliteQueue implements Queue {
   private busySince: number | undefined;
   /** The checkpoint worker, once started (see `startCheckpointer`). */
   private checkpointer: Worker | undefined;
+  /** `stats` calls the checkpoint worker has not answered yet, by request id. */
+  private readonly statsAsked = new Map<number, { resolve: (rows: StatsRows) => void; reject: (err: Error) => void }>();
+  private nextStatsId = 1;
   private readonly fsync: (target: string) => Promise<void>;
   /** The fsync running now, if any. */
   private syncing: Promise<void> | undefined;
@@ -703,7 +729,7 @@ export class SqliteQueue implements Queue {
     try {
       worker = new Worker(CHECKPOINT_WORKER, {
         eval: true,
-        workerData: { driver: sqliteDriverPath(), path: path.resolve(this.path), intervalMs: CHECKPOINT_INTERVAL_MS },
+        workerData: { driver: sqliteDriverPath(), path: path.resolve(this.path), intervalMs: CHECKPOINT_INTERVAL_MS, statsSql: SQLITE_STATS_SQL },
       });
     } catch {
       this.checkpointInWorkerFailed();
@@ -712,7 +738,14 @@ export class SqliteQueue implements Queue {
     worker.unref();
     this.checkpointer = worker;
     this.db?.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
-    worker.on('message', (message: { error?: string }) => {
+    worker.on('message', (message: { error?: string; stats?: number; rows?: StatsRows; failed?: string }) => {
+      if (message.stats !== undefined) {
+        const asked = this.statsAsked.get(message.stats);
+        this.statsAsked.delete(message.stats);
+        if (message.rows !== undefined) asked?.resolve(message.rows);
+        else asked?.reject(new Error(message.failed ?? 'stats failed'));
+        return;
+      }
       if (message.error !== undefined) this.checkpointInWorkerFailed();
     });
     worker.on('error', () => this.checkpointInWorkerFailed());
@@ -743,6 +776,7 @@ export class SqliteQueue implements Queue {
     this.checkpointer = undefined;
     // Never start another: a worker that failed once will likely fail again.
     this.checkpointInWorker = false;
+    this.failStatsAsked();
     if (worker) void worker.terminate().catch(() => {});
     if (this.db?.open) this.db.pragma('wal_autocheckpoint = 1000');
   }
@@ -757,6 +791,8 @@ export class SqliteQueue implements Queue {
     const timer = setTimeout(() => void worker.terminate().catch(() => {}), 2000);
     await exited;
     clearTimeout(timer);
+    // It answered what it was asked before 'stop'; anything else is counted here.
+    this.failStatsAsked();
   }
 
   async enqueue(project: string, events: IngestEvent[] | PackedEvents, options: EnqueueOptions): Promise<EnqueueResult> {
@@ -872,27 +908,41 @@ export class SqliteQueue implements Queue {
     return this.batch<boolean>('deadLetter', (resolve, reject) => ({ kind: 'deadLetter', id, token, values, resolve, reject }));
   }
 
+  /**
+   * Counts the backlog per destination. In a delivering server (once the checkpoint worker runs)
+   * the counting happens on that worker's connection, off the event loop: it reads the whole
+   * claim index, about 20 ms per 200,000 queued rows, and `/status` and every `/metrics` scrape
+   * ask for it. Calls made before it are committed first, as for every direct call.
+   */
   async stats(now: number): Promise<Record<string, DestinationQueueStats>> {
     const at = Math.trunc(now);
+    const worker = this.checkpointer;
+    if (worker !== undefined) {
+      this.run('stats', () => undefined, 'NORMAL');
+      try {
+        return statsFromRows(await this.statsInWorker(worker, at));
+      } catch {
+        // The worker stopped or could not read: count here, as without it.
+      }
+    }
     return this.run('stats', (db, st) =>
-      db.transaction(() => {
-        const out: Record<string, DestinationQueueStats> = Object.create(null);
-        const entry = (name: string): DestinationQueueStats =>
-          (out[name] ??= { pending: 0, leased: 0, deadLetters: 0, oldestEnqueuedAt: null });
-        for (const row of st.statsQueued.all()) {
-          const e = entry(row.destination);
-          e.pending = row.queued;
-          e.oldestEnqueuedAt = row.oldest;
-        }
-        for (const row of st.statsLeased.all(at)) {
-          const e = entry(row.destination);
-          e.leased = row.leased;
-          e.pending -= row.leased;
-        }
-        for (const row of st.statsDead.all()) entry(row.destination).deadLetters = row.dead;
-        return out;
-      })(),
+      db.transaction(() => statsFromRows({ queued: st.statsQueued.all(), leased: st.statsLeased.all(at), dead: st.statsDead.all() }))(),
     );
+  }
+
+  private statsInWorker(worker: Worker, now: number): Promise<StatsRows> {
+    const id = this.nextStatsId++;
+    return new Promise<StatsRows>((resolve, reject) => {
+      this.statsAsked.set(id, { resolve, reject });
+      worker.postMessage({ stats: id, now });
+    });
+  }
+
+  /** The checkpoint worker is gone: its unanswered `stats` calls count on the event loop instead. */
+  private failStatsAsked(): void {
+    const asked = [...this.statsAsked.values()];
+    this.statsAsked.clear();
+    for (const a of asked) a.reject(new Error('checkpoint worker stopped'));
   }
 
   async listDeadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
@@ -1048,6 +1098,24 @@ export const SQLITE_STATS_SQL = {
   leased: 'SELECT d.destination, COUNT(*) AS leased FROM leases l CROSS JOIN deliveries d ON d.id = l.id WHERE l.until > ? GROUP BY d.destination',
   dead: 'SELECT destination, dead FROM dead_letter_counts WHERE dead > 0',
 } as const;
+
+/** `stats`' answer from the rows of the three `SQLITE_STATS_SQL` queries. */
+function statsFromRows(rows: StatsRows): Record<string, DestinationQueueStats> {
+  const out: Record<string, DestinationQueueStats> = Object.create(null);
+  const entry = (name: string): DestinationQueueStats => (out[name] ??= { pending: 0, leased: 0, deadLetters: 0, oldestEnqueuedAt: null });
+  for (const row of rows.queued) {
+    const e = entry(row.destination);
+    e.pending = row.queued;
+    e.oldestEnqueuedAt = row.oldest;
+  }
+  for (const row of rows.leased) {
+    const e = entry(row.destination);
+    e.leased = row.leased;
+    e.pending -= row.leased;
+  }
+  for (const row of rows.dead) entry(row.destination).deadLetters = row.dead;
+  return out;
+}
 
 function prepare(db: Database.Database): Statements {
   return {

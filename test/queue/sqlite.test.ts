@@ -735,4 +735,50 @@ describe('SqliteQueue checkpoints', () => {
     expect(statSync(file).size).toBeGreaterThanOrEqual(400_000);
     await queue.close();
   });
+
+  it('once delivery claims, stats counts on the checkpoint worker’s connection (the event loop turns meanwhile) and falls back when it is gone', async () => {
+    const file = path.join(tempDir(), 'q.db');
+    const queue = await opened(file);
+    const reader = await opened(file); // never claims: counts on its own connection, on the event loop
+    try {
+      const events = (destination: string, n: number, from: number) =>
+        Array.from({ length: n }, (_, i) => ({ insertId: `${destination}-${from + i}`, event: '{}', deliveries: [{ destination, path: '/p', body: '{}' }] }));
+      await queue.enqueue('web', events('d1', 30, 0), { now: T0, dedupWindowMs: 0 });
+      await queue.enqueue('web', events('d2', 5, 0), { now: T0 + 7, dedupWindowMs: 0 });
+      const dead = { reason: 'rejected' as const, httpStatus: 400, extoleCode: 'x', extoleMessage: 'no', attempts: 1, firstAttemptAt: T0, lastAttemptAt: T0, configRevision: 'rev', request: '{}' };
+      const claimed = await queue.claim('d1', 4, T0, 60_000); // starts the checkpoint worker
+      expect(await queue.deadLetter(claimed[0]!, dead)).toBe(true);
+      // Not awaited: stats still sees it (calls take effect in call order).
+      void queue.complete(claimed[1]!);
+
+      let turns = 0;
+      let spinning = true;
+      const spin = (): void => {
+        if (!spinning) return;
+        turns++;
+        setImmediate(spin);
+      };
+      setImmediate(spin);
+      const counted = await queue.stats(T0 + 10);
+      spinning = false;
+      // Counted here, the answer would be ready before any other callback could run.
+      expect(turns).toBeGreaterThan(0);
+      const expected = {
+        d1: { pending: 26, leased: 2, deadLetters: 1, oldestEnqueuedAt: T0 },
+        d2: { pending: 5, leased: 0, deadLetters: 0, oldestEnqueuedAt: T0 + 7 },
+      };
+      expect(counted).toEqual(expected);
+      expect(await reader.stats(T0 + 10)).toEqual(expected);
+
+      // The worker goes away while asked: the call is answered all the same, on the event loop.
+      const worker = (queue as unknown as { checkpointer: { terminate(): Promise<number> } }).checkpointer;
+      const asked = queue.stats(T0 + 10);
+      void worker.terminate();
+      expect(await asked).toEqual(expected);
+      expect(await queue.stats(T0 + 10)).toEqual(expected);
+    } finally {
+      await reader.close();
+      await queue.close();
+    }
+  });
 });
