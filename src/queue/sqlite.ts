@@ -234,7 +234,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX deliveries_due ON deliveries (destination, run_at, id, enqueued_at);
   `,
   // 5: dead letters are counted as they come and go, so \`stats\` reads one row per destination.
-  // Counting them scanned the whole dead-letter index on every /status and /metrics call: 65 ms
+  // Counting them scanned the whole dead-letter index on every /status and /metrics call: 65–100 ms
   // of the event loop at a million dead letters, which a destination that rejects every event
   // reaches in about 17 minutes at 1,000 events/s. Triggers keep the counts exact whoever writes
   // (this server, a \`dlq\` run beside it, another server of this version on the file).
