@@ -31,6 +31,16 @@ async function opened(file: string): Promise<SqliteQueue> {
   return queue;
 }
 
+/** A fresh file at schema `version`, as that release left it, and a connection to fill it (close it before opening the queue). */
+function fileAtVersion(version: number): { file: string; old: Database.Database } {
+  const file = path.join(tempDir(), 'q.db');
+  const old = new Database(file);
+  old.pragma('journal_mode = WAL');
+  for (const sql of SQLITE_MIGRATIONS.slice(0, version)) old.exec(sql);
+  old.pragma(`user_version = ${version}`);
+  return { file, old };
+}
+
 /** A queue on a fresh file, and a second connection that takes its write lock as another process would. */
 async function queueAndLocker(busyTimeoutMs: number): Promise<{ file: string; queue: SqliteQueue; locker: Database.Database }> {
   const file = path.join(tempDir(), 'q.db');
@@ -134,13 +144,9 @@ describe('SqliteQueue on a file', () => {
   });
 
   it('migrates a version-1 file: leases move out of the rows and stay in force; the old columns are gone', async () => {
-    const file = path.join(tempDir(), 'q.db');
     // A file as the previous release left it: one row leased until T0 + 60 s, one whose lease
     // expired at T0 - 1, one never leased.
-    const old = new Database(file);
-    old.pragma('journal_mode = WAL');
-    old.exec(SQLITE_MIGRATIONS[0]!);
-    old.pragma('user_version = 1');
+    const { file, old } = fileAtVersion(1);
     const insert = old.prepare(
       `INSERT INTO deliveries (destination, project, insert_id, path, body, event, enqueued_at, run_at, lease_token, lease_until)
        VALUES ('d1', 'web', ?, '/v6/async-events', '{}', '{}', ?, ?, ?, ?)`,
@@ -176,11 +182,7 @@ describe('SqliteQueue on a file', () => {
 
 
   it('migrates a version-3 file: stats counts from the claim index, never reading a delivery row whole', async () => {
-    const file = path.join(tempDir(), 'q.db');
-    const old = new Database(file);
-    old.pragma('journal_mode = WAL');
-    for (const sql of SQLITE_MIGRATIONS.slice(0, 3)) old.exec(sql);
-    old.pragma('user_version = 3');
+    const { file, old } = fileAtVersion(3);
     const insert = old.prepare(
       `INSERT INTO deliveries (destination, project, insert_id, path, body, event, enqueued_at, run_at) VALUES (?, 'web', ?, '/p', '{}', '{}', ?, ?)`,
     );
@@ -211,12 +213,9 @@ describe('SqliteQueue on a file', () => {
     expect(plan(SQLITE_STATS_SQL.leased, T0)).toEqual([expect.stringMatching(/^SCAN l\b/), expect.stringMatching(/^SEARCH d USING INTEGER PRIMARY KEY/), 'USE TEMP B-TREE FOR GROUP BY']);
     raw.close();
   });
+
   it('migrates a version-4 file: dead letters are counted by triggers, exactly, and stats never scans them', async () => {
-    const file = path.join(tempDir(), 'q.db');
-    const old = new Database(file);
-    old.pragma('journal_mode = WAL');
-    for (const sql of SQLITE_MIGRATIONS.slice(0, 4)) old.exec(sql);
-    old.pragma('user_version = 4');
+    const { file, old } = fileAtVersion(4);
     const insertDead = old.prepare(
       `INSERT INTO dead_letters (id, destination, project, event, request, reason, attempts, first_attempt_at, last_attempt_at, config_revision, created_at)
        VALUES (?, ?, 'web', '{}', '{}', 'rejected', 1, ?, ?, 'rev', ?)`,
