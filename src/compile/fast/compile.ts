@@ -82,6 +82,8 @@ const KEYS_BY_TYPE: Record<string, string[]> = {
   condition: ['condition', 'then', 'else'],
   block: ['expressions'],
   function: ['arguments', 'procedure', 'name'],
+  apply: ['lhs', 'rhs'],
+  bind: ['lhs', 'rhs'],
 };
 
 const BINARY_OPERATORS = new Set(['+', '-', '*', '/', '%', '=', '!=', '<', '<=', '>', '>=', '&', 'and', 'or', 'in']);
@@ -193,6 +195,10 @@ function compileCore(node: Node): Evaluator {
       return compileBlock(node);
     case 'function':
       return compileFunction(node);
+    case 'apply':
+      return compileApply(node);
+    case 'bind':
+      return compileBind(node);
     case 'wildcard':
       return evaluateWildcard;
     case 'descendant':
@@ -645,6 +651,22 @@ function compileCondition(node: Node): Evaluator {
 
 function compileBlock(node: Node): Evaluator {
   const expressions = asArray(node.expressions).map((expression) => compileNode(expression));
+  if (containsBind(node)) {
+    // jsonata's evaluateBlock: a frame of its own, so that a `:=` inside stays inside. Nothing
+    // can change an enclosing frame while the block runs (a `:=` binds in the innermost frame),
+    // so a copy of the enclosing variables is as good as a link to them.
+    return normalized((input, env) => {
+      const outer = env.bindings;
+      env.bindings = newFrame(outer);
+      try {
+        let result: any;
+        for (const expression of expressions) result = expression(input, env);
+        return result;
+      } finally {
+        env.bindings = outer;
+      }
+    });
+  }
   // Each expression is a compileNode result (already unwrapped); so is the block's.
   if (expressions.length === 1) return normalized(expressions[0]);
   return normalized((input, env) => {
@@ -652,6 +674,71 @@ function compileBlock(node: Node): Evaluator {
     for (const expression of expressions) result = expression(input, env);
     return result;
   });
+}
+
+/** A variable frame: the enclosing frame's variables, own properties of a null-prototype object. */
+export function newFrame(outer: Record<string, unknown> | undefined): Record<string, unknown> {
+  const frame: Record<string, unknown> = Object.create(null);
+  if (outer !== undefined) for (const key of Object.keys(outer)) frame[key] = outer[key];
+  return frame;
+}
+
+/**
+ * `$name := rhs` (jsonata's evaluateBindExpression): the value goes into the innermost frame (the
+ * enclosing block's, or the evaluation's own copy of the caller's bindings) and is the result.
+ * `$$` is refused: jsonata keeps the root in the same frames, and rebinding it is not modelled.
+ */
+function compileBind(node: Node): Evaluator {
+  const lhs = node.lhs;
+  if (!isNode(lhs) || lhs.type !== 'variable' || typeof lhs.value !== 'string') throw new Unsupported('malformed bind');
+  for (const key of Object.keys(lhs)) {
+    if (lhs[key] !== undefined && key !== 'type' && key !== 'value' && key !== 'position') throw new Unsupported(`bind to a variable with ${key}`);
+  }
+  const name = lhs.value;
+  if (name === '$') throw new Unsupported('binding $$');
+  const rhs = compileNode(node.rhs);
+  return normalized((input, env) => {
+    const value = rhs(input, env);
+    (env.bindings ??= Object.create(null) as Record<string, unknown>)[name] = value;
+    return value;
+  });
+}
+
+/** True when `node` or anything under it is a `:=`. */
+export function containsBind(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(containsBind);
+  if (!isNode(node)) return false;
+  if (node.type === 'bind') return true;
+  for (const key of Object.keys(node)) {
+    const value = node[key];
+    if (value !== null && typeof value === 'object' && containsBind(value)) return true;
+  }
+  return false;
+}
+
+/**
+ * Checks where the `:=`s of an expression are, before it is compiled; true when it has any (its
+ * evaluations then start from a copy of the caller's bindings, which a `:=` may add to). jsonata
+ * evaluates an object constructor's values concurrently (one promise per group), so the order
+ * of `:=`s in them, or of a `:=` in one and a read in another, is not the written order: a `:=`
+ * there is refused unless a block of its own (inside the constructor) holds it.
+ */
+export function checkBinds(node: unknown, inConstructor = false): boolean {
+  if (Array.isArray(node)) {
+    let found = false;
+    for (const item of node) if (checkBinds(item, inConstructor)) found = true;
+    return found;
+  }
+  if (!isNode(node)) return false;
+  if (node.type === 'bind' && inConstructor) throw new Unsupported(':= inside an object constructor');
+  let found = node.type === 'bind';
+  const inside = node.type === 'block' ? false : inConstructor || (node.type === 'unary' && node.value === '{');
+  for (const key of Object.keys(node)) {
+    const value = node[key];
+    if (value === null || typeof value !== 'object') continue;
+    if (checkBinds(value, key === 'group' ? true : inside)) found = true;
+  }
+  return found;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -789,7 +876,27 @@ function recurseDescendants(input: any, results: any[]): void {
 // ---------------------------------------------------------------------------------------------
 // Function calls
 
-function compileFunction(node: Node): Evaluator {
+/**
+ * `lhs ~> $f(args…)`: the call with lhs's value as its first argument (jsonata's
+ * evaluateApplyExpression calls evaluateFunction with `{ context: lhs }`). Only a call of a
+ * supported built-in on the right: a function value there (`~> $uppercase`, a lambda, a chain of
+ * functions) is outside the subset. jsonata evaluates that call node directly, skipping the
+ * predicates, grouping and array flags `evaluate` would apply to it, so a right side carrying any
+ * of them is refused rather than modelled.
+ */
+function compileApply(node: Node): Evaluator {
+  const rhs = node.rhs;
+  if (!isNode(rhs) || rhs.type !== 'function') throw new Unsupported('~> onto something other than a call');
+  for (const key of Object.keys(rhs)) {
+    if (rhs[key] !== undefined && !['type', 'value', 'position', 'arguments', 'procedure'].includes(key)) {
+      throw new Unsupported(`~> onto a call with ${key}`);
+    }
+  }
+  return compileFunction(rhs, compileNode(node.lhs));
+}
+
+/** A call of a built-in; with `context` (the left side of `~>`), that value comes first. */
+function compileFunction(node: Node, context?: Evaluator): Evaluator {
   const procedure = node.procedure;
   if (!isNode(procedure) || procedure.type !== 'variable' || typeof procedure.value !== 'string') {
     throw new Unsupported('call of a computed function');
@@ -808,6 +915,7 @@ function compileFunction(node: Node): Evaluator {
     throw new Unsupported(`$${name} with a regular expression`);
   }
   const args = argNodes.map((arg) => compileNode(arg));
+  if (context !== undefined) args.unshift(context);
   const position = node.position;
   const { validate, implementation, exactArity, plainResult } = builtin;
 

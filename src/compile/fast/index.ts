@@ -1,14 +1,15 @@
 /**
  * Fast path: JSONata AST → synchronous JavaScript closure for a proven-equal subset of
- * JSONata 2.x (paths, literals, operators, conditionals, constructors, filters and a set of
- * string/number/boolean built-ins). Returns undefined for anything outside the subset, and
- * the caller falls back to the jsonata evaluator (which has guardrails).
+ * JSONata 2.x (paths, literals, operators, conditionals, constructors, filters, blocks with `:=`,
+ * `~>` onto a built-in call and a set of string/number/boolean built-ins). Returns undefined for
+ * anything outside the subset, and the caller falls back to the jsonata evaluator (which has
+ * guardrails).
  *
  * Results equal jsonata's: sequences come back as arrays, "no result" as `undefined`, objects
  * built by the expression have a null prototype (as jsonata's do). Errors are
  * {@link JsonataError}s carrying jsonata's `code`, `message`, `position` and `token`.
  */
-import { compileNode, type Env, FastPathBindingError, Unsupported } from './compile.js';
+import { checkBinds, compileNode, type Env, FastPathBindingError, newFrame, Unsupported } from './compile.js';
 import { isSequence, JsonataError, OUTER_WRAPPER, populateMessage, sequenceOf, type Flagged } from './semantics.js';
 
 export { JsonataError, FastPathBindingError, populateMessage };
@@ -22,7 +23,9 @@ export type CompiledJs = (input: unknown, bindings?: Record<string, unknown>) =>
  */
 export function compileToJs(ast: unknown): CompiledJs | undefined {
   let root: ReturnType<typeof compileNode>;
+  let binds: boolean;
   try {
+    binds = checkBinds(ast);
     root = compileNode(ast);
   } catch (err) {
     if (err instanceof Unsupported) return undefined;
@@ -34,7 +37,8 @@ export function compileToJs(ast: unknown): CompiledJs | undefined {
   const env: Env = { root: undefined, bindings: undefined };
   return (input, bindings) => {
     env.root = input;
-    env.bindings = bindings;
+    // A `:=` binds into the evaluation's frame (jsonata's exec_env), never into the caller's object.
+    env.bindings = binds ? newFrame(bindings) : bindings;
     let context: unknown = input;
     if (Array.isArray(input) && !isSequence(input)) {
       // jsonata wraps an array input so that it is treated as one value.
@@ -64,7 +68,9 @@ export function compileToJsPlain(
   maxLength: number,
 ): ((input: unknown) => unknown) | undefined {
   let root: ReturnType<typeof compileNode>;
+  let binds: boolean;
   try {
+    binds = checkBinds(ast);
     root = compileNode(ast);
   } catch {
     return undefined; // not in the subset (or not proven): the caller uses jsonata
@@ -73,6 +79,7 @@ export function compileToJsPlain(
   const env: Env = { root: undefined, bindings: undefined };
   return (input) => {
     env.root = input;
+    if (binds) env.bindings = newFrame(undefined);
     let result: unknown;
     if (Array.isArray(input) && !isSequence(input)) {
       const wrapper: Flagged = sequenceOf(input);

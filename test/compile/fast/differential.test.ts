@@ -130,6 +130,27 @@ const EXPRESSIONS = [
   '$contains(user_id, "@") ? "mail" : "other"',
   '(user_id)',
   '(event_type = "Sign Up") ? event_properties.items : user_id',
+  // `~>`: the left side becomes the call's first argument
+  'event_type ~> $lowercase() ~> $replace(" ", "_")',
+  'user_id ~> $substringBefore("@")',
+  'event_properties.items.sku ~> $join(",")',
+  'event_properties.revenue ~> $string()',
+  'event_properties.items ~> $count()',
+  'event_properties.qty ~> $pad(4, "0")',
+  '$lowercase(event_type) ~> $contains("order")',
+  'event_properties ~> $keys()',
+  '(event_type ~> $uppercase()) & "!"',
+  'event_properties.items[0] ~> $lookup("sku")',
+  // `:=`: a block's own frame; at the top, the evaluation's
+  '($x := event_type; $x & "!")',
+  '($t := $lowercase(event_type); $contains($t, "order") ? $t : user_id)',
+  'event_properties.items.($v := price; $v * 2)',
+  '{ "k": ($p := user_properties.plan; $uppercase($p)) }',
+  '($y := $x; $x := event_type; [$x, $y])',
+  '($x := 1; ($x := 2); $x)',
+  'event_properties.items[($q := qty; $q > 1)].sku',
+  '$n := event_properties.revenue',
+  '($s := event_properties.items.price; $sum($s) & "/" & $count($s))',
 ];
 
 const text = fc.oneof(
@@ -274,6 +295,9 @@ describe('fast path: differential against jsonata', () => {
       ['$replace(event_type, " ", "_", -1)', { event_type: 'Sign Up' }],
       ['$lowercase(event_properties)', { event_properties: { a: 1 } }],
       ['"x" & $string(1/0)', {}],
+      ['event_properties.qty ~> $substring(1)', { event_properties: { qty: 3 } }],
+      ['event_type ~> $replace("", "_")', { event_type: 'Sign Up' }],
+      ['($string := event_type; $string(1))', { event_type: 'Sign Up' }],
     ];
     for (const [expr, input] of cases) {
       const reference = jsonata(expr);
@@ -298,6 +322,22 @@ describe('fast path: differential against jsonata', () => {
     const input = { event_type: 'Sign Up' };
     expect(fast(input, { prefix: 'amp:' })).toBe(await reference.evaluate(input, { prefix: 'amp:' }));
     expect(fast(input)).toBe('Sign Up');
+  });
+
+  it('binds `:=` in the evaluation, never in the caller’s bindings, and forgets it by the next call', async () => {
+    for (const expr of ['($prefix := "x:"; $prefix & event_type)', '$prefix := event_type', '[$prefix, ($prefix := "y"), $prefix]']) {
+      const reference = jsonata(expr);
+      const fast = compileToJs(reference.ast()) as CompiledJs;
+      expect(fast, expr).toBeDefined();
+      const input = { event_type: 'Sign Up' };
+      const bindings = { prefix: 'amp:' };
+      const expected = await reference.evaluate(input, { prefix: 'amp:' });
+      expect(fast(input, bindings)).toEqual(expected);
+      expect(bindings).toEqual({ prefix: 'amp:' });
+      // Again: nothing bound by the first call is left over.
+      expect(fast(input, bindings)).toEqual(expected);
+      expect(fast(input)).toEqual(await reference.evaluate(input));
+    }
   });
 
   it('reads fields with any name, as jsonata does (one- and two-step paths are generated code)', async () => {
@@ -382,11 +422,15 @@ describe('fast path: constructs outside the subset fall back', () => {
     '$split(event_type, /\\s/)',
     '$eval("1 + 1")',
     'event_type ~> $uppercase',
+    'event_type ~> $uppercase()[0]',
+    'event_type ~> $f()',
+    'event_type ~> function($s) { $s }',
     'items^(price).sku',
     '$sort(items.price)',
     'Account.Order.Product.%.OrderID',
-    '$x := 5',
-    '($x := event_type; $x)',
+    '{ "k": $x := event_type }',
+    'items{ sku: $x := price }',
+    '($$ := 1; $$)',
     '[1..5]',
     '$now()',
     '$string',
