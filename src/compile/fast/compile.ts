@@ -8,7 +8,7 @@
  * uses the jsonata evaluator (with its guardrails) instead.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { BUILTINS, JSONATA_ENVIRONMENT_NAMES } from './functions.js';
+import { BUILTINS, JSONATA_ENVIRONMENT_NAMES, REGEX_BUILTINS, regexMatcher } from './functions.js';
 import { typeBit } from './signature.js';
 import {
   annotate,
@@ -911,10 +911,8 @@ function compileFunction(node: Node, context?: Evaluator): Evaluator {
   const builtin = BUILTINS.get(name);
   if (builtin === undefined) throw new Unsupported(`function $${name}`);
   const argNodes = asArray(node.arguments);
-  if ((name === 'replace' || name === 'contains' || name === 'split') && argNodes.some((arg) => !isNode(arg) || arg.type === 'regex')) {
-    throw new Unsupported(`$${name} with a regular expression`);
-  }
-  const args = argNodes.map((arg) => compileNode(arg));
+  // A regex literal is a function value to jsonata: only these built-ins take one here.
+  const args = argNodes.map((arg) => (isNode(arg) && arg.type === 'regex' ? compileRegexArgument(arg, name) : compileNode(arg)));
   if (context !== undefined) args.unshift(context);
   const position = node.position;
   const { validate, implementation, exactArity, plainResult } = builtin;
@@ -1009,6 +1007,18 @@ function compileFunction(node: Node, context?: Evaluator): Evaluator {
     };
   }
   return plainResult ? normalized(call) : call;
+}
+
+/** A regex literal as an argument of `$replace`, `$contains`, `$split` or `$match`: a fresh matcher per evaluation. */
+function compileRegexArgument(node: Node, name: string): Evaluator {
+  if (!REGEX_BUILTINS.has(name)) throw new Unsupported(`$${name} with a regular expression`);
+  for (const key of Object.keys(node)) {
+    if (node[key] !== undefined && key !== 'type' && key !== 'value' && key !== 'position') throw new Unsupported(`regex with ${key}`);
+  }
+  const regex = node.value;
+  if (!(regex instanceof RegExp)) throw new Unsupported('malformed regex');
+  const position = node.position;
+  return () => regexMatcher(regex, position);
 }
 
 /** A binding that replaces a built-in: data values are not callable (T1006), as in jsonata. */

@@ -1,7 +1,7 @@
 /**
  * The built-in functions the fast path supports, ported from jsonata's `functions.js` with the
- * same signatures. Only string patterns are supported for `$replace`, `$contains` and `$split`; a
- * regex argument is rejected at compile time (the expression then falls back to jsonata).
+ * same signatures. A regular expression literal reaches `$replace`, `$contains`, `$split` and
+ * `$match` as jsonata passes it: a matcher function (`regexMatcher`, jsonata's evaluateRegex).
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import {
@@ -56,17 +56,112 @@ function trim(str: any): string | undefined {
   return result;
 }
 
+/** What a regex matcher returns for a match (jsonata's evaluateRegex closure). */
+export interface RegexMatch {
+  match: string;
+  start: number;
+  end: number;
+  groups: (string | undefined)[];
+  next: () => RegexMatch | undefined;
+}
+
+/** A regex literal as jsonata evaluates it: a matcher over a fresh RegExp (its own lastIndex). */
+export type RegexMatcher = (str: string, fromIndex?: number) => RegexMatch | undefined;
+
+/**
+ * jsonata's evaluateRegex: `regex` is the literal's RegExp (the parser adds the `g` flag);
+ * `position` is the literal's, for D1004 (a later match of zero length would never progress).
+ */
+export function regexMatcher(regex: RegExp, position: number | undefined): RegexMatcher {
+  const re = new RegExp(regex);
+  const closure: RegexMatcher = (str, fromIndex) => {
+    let result: RegexMatch | undefined;
+    re.lastIndex = fromIndex || 0;
+    const match = re.exec(str);
+    if (match !== null) {
+      const found: RegexMatch = {
+        match: match[0],
+        start: match.index,
+        end: match.index + match[0].length,
+        groups: [],
+        next: () => {
+          if (re.lastIndex >= str.length) return undefined;
+          const next = closure(str, re.lastIndex);
+          if (next && next.match === '') throw new JsonataError('D1004', { position, value: regex.source });
+          return next;
+        },
+      };
+      for (let i = 1; i < match.length; i++) found.groups.push(match[i]);
+      result = found;
+    }
+    return result;
+  };
+  return closure;
+}
+
 function contains(str: any, token: any): boolean | undefined {
   if (str === undefined || token === undefined) return undefined;
   if (typeof token === 'string') return str.indexOf(token) !== -1;
-  // jsonata would call `token` as a matcher function; data cannot hold one.
-  throw new TypeError('matcher is not a function');
+  return token(str) !== undefined;
+}
+
+function match(str: any, regex: any, limit: any): unknown {
+  if (str === undefined) return undefined;
+  if (limit < 0) throw new JsonataError('D3040', { value: limit, index: 3 });
+  const result = emptySequence();
+  if (limit === undefined || limit > 0) {
+    let count = 0;
+    let matches = regex(str);
+    while (matches !== undefined && (limit === undefined || count < limit)) {
+      // Plain object literals, as jsonata's $match builds them.
+      result.push({ match: matches.match, index: matches.start, groups: matches.groups });
+      matches = matches.next();
+      count++;
+    }
+  }
+  return result;
+}
+
+/** jsonata's replacer for a string replacement of a regex match: `$0`, `$n`, `$$`, as it reads them. */
+function substituteMatch(replacement: string, regexMatch: RegexMatch): string {
+  let substitute = '';
+  let position = 0;
+  let index = replacement.indexOf('$', position);
+  while (index !== -1 && position < replacement.length) {
+    substitute += replacement.substring(position, index);
+    position = index + 1;
+    const dollarVal = replacement.charAt(position);
+    if (dollarVal === '$') {
+      substitute += '$';
+      position++;
+    } else if (dollarVal === '0') {
+      substitute += regexMatch.match;
+      position++;
+    } else {
+      const maxDigits = regexMatch.groups.length === 0 ? 1 : Math.floor(Math.log(regexMatch.groups.length) * Math.LOG10E) + 1;
+      index = parseInt(replacement.substring(position, position + maxDigits), 10);
+      if (maxDigits > 1 && index > regexMatch.groups.length) index = parseInt(replacement.substring(position, position + maxDigits - 1), 10);
+      if (!isNaN(index)) {
+        if (regexMatch.groups.length > 0) {
+          const submatch = regexMatch.groups[index - 1];
+          if (submatch !== undefined) substitute += submatch;
+        }
+        position += index.toString().length;
+      } else {
+        substitute += '$';
+      }
+    }
+    index = replacement.indexOf('$', position);
+  }
+  substitute += replacement.substring(position);
+  return substitute;
 }
 
 function replace(str: any, pattern: any, replacement: any, limit: any): string | undefined {
   if (str === undefined) return undefined;
   if (pattern === '') throw new JsonataError('D3010', { value: pattern, index: 2 });
   if (limit < 0) throw new JsonataError('D3011', { value: limit, index: 4 });
+  if (typeof pattern === 'function') return replaceMatches(str, pattern, replacement, limit);
   if (typeof pattern !== 'string') {
     // jsonata calls `pattern.apply(...)` here (a regex matcher); for a missing pattern that is a TypeError.
     throw new TypeError("Cannot read properties of undefined (reading 'apply')");
@@ -89,6 +184,35 @@ function replace(str: any, pattern: any, replacement: any, limit: any): string |
     result = str;
   }
   return result;
+}
+
+/** `$replace` with a regex pattern (jsonata's replace, matcher branch). */
+function replaceMatches(str: string, pattern: RegexMatcher, replacement: any, limit: any): string {
+  const replacer: (m: RegexMatch) => unknown =
+    typeof replacement === 'string'
+      ? (m) => substituteMatch(replacement, m)
+      : (m) => {
+          // A regex as the replacement is called as a function, as jsonata does; nothing (a
+          // missing field) fails as jsonata's `replacer.apply` does.
+          if (typeof replacement !== 'function') throw new TypeError("Cannot read properties of undefined (reading 'apply')");
+          return replacement(m);
+        };
+  if (limit !== undefined && !(limit > 0)) return str;
+  let matches = pattern(str);
+  if (matches === undefined) return str;
+  let result = '';
+  let position = 0;
+  let count = 0;
+  while (matches !== undefined && (limit === undefined || count < limit)) {
+    result += str.substring(position, matches.start);
+    const replacedWith = replacer(matches);
+    if (typeof replacedWith !== 'string') throw new JsonataError('D3012', { value: replacedWith });
+    result += replacedWith;
+    position = matches.start + matches.match.length;
+    count++;
+    matches = matches.next();
+  }
+  return result + str.substring(position);
 }
 
 function join(strs: any, separator: any): string | undefined {
@@ -157,8 +281,25 @@ function split(str: any, separator: any, limit: any): string[] | undefined {
   if (limit < 0) throw new JsonataError('D3020', { value: limit, index: 3 });
   let result: string[] = [];
   if (limit === undefined || limit > 0) {
-    if (typeof separator !== 'string') throw new TypeError('matcher is not a function');
-    result = str.split(separator, limit);
+    if (typeof separator === 'string') {
+      result = str.split(separator, limit);
+    } else {
+      if (typeof separator !== 'function') throw new TypeError('matcher is not a function');
+      let count = 0;
+      let matches = separator(str);
+      if (matches !== undefined) {
+        let start = 0;
+        while (matches !== undefined && (limit === undefined || count < limit)) {
+          result.push(str.substring(start, matches.start));
+          start = matches.end;
+          matches = matches.next();
+          count++;
+        }
+        if (limit === undefined || count < limit) result.push(str.substring(start));
+      } else {
+        result.push(str);
+      }
+    }
   }
   return result;
 }
@@ -252,7 +393,10 @@ function distinct(arr: any): any {
 }
 
 /** Built-ins that may return a jsonata sequence (from their input or built with emptySequence). */
-const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'distinct']);
+const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'distinct', 'match']);
+
+/** Built-ins that take a regex literal (as a matcher function) where jsonata's signature has `f`. */
+export const REGEX_BUILTINS: ReadonlySet<string> = new Set(['replace', 'contains', 'split', 'match']);
 
 function define(signature: string, implementation: (...args: any[]) => unknown): BuiltinFunction {
   const { validate, exactArity } = parseSignatureFully(signature);
@@ -280,6 +424,7 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['substringAfter', define('<s-s:s>', substringAfter)],
   ['pad', define('<s-ns?:s>', pad)],
   ['split', define('<s-(sf)n?:a<s>>', split)],
+  ['match', define('<s-f<s:o>n?:a<o>>', match)],
   ['sum', define('<a<n>:n>', sum)],
   ['max', define('<a<n>:n>', (args: any) => (args === undefined || args.length === 0 ? undefined : Math.max(...args)))],
   ['min', define('<a<n>:n>', (args: any) => (args === undefined || args.length === 0 ? undefined : Math.min(...args)))],

@@ -87,6 +87,7 @@ const MESSAGES: Record<string, string> = {
   D1002: 'Cannot negate a non-numeric value: {{value}}',
   T1003: 'Key in object structure must evaluate to a string; got: {{value}}',
   T1006: 'Attempted to invoke a non-function',
+  D1004: 'Regular expression matches zero length string',
   D1009: 'Multiple key definitions evaluate to same key: {{value}}',
   D1013: 'Object property names starting with _jsonata_ are reserved for internal use: {{value}}',
   T2001: 'The left side of the {{token}} operator must evaluate to a number',
@@ -96,8 +97,10 @@ const MESSAGES: Record<string, string> = {
   D3001: 'Attempting to invoke string function on Infinity or NaN',
   D3010: 'Second argument of replace function cannot be an empty string',
   D3011: 'Fourth argument of replace function must evaluate to a positive number',
+  D3012: 'Attempted to replace a matched string with a non-string value',
   D3020: 'Third argument of split function must evaluate to a positive number',
   D3030: 'Unable to cast value to a number: {{value}}',
+  D3040: 'Third argument of match function must evaluate to a positive number',
 };
 
 /** jsonata's populateMessage: fills `message` from the template, inserts JSON-encoded. */

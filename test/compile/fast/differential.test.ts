@@ -151,6 +151,20 @@ const EXPRESSIONS = [
   'event_properties.items[($q := qty; $q > 1)].sku',
   '$n := event_properties.revenue',
   '($s := event_properties.items.price; $sum($s) & "/" & $count($s))',
+  // regular expressions: a matcher, as jsonata passes them
+  '$replace(event_type, /\\s+/, "_")',
+  '$replace(user_id, /(\\w+)@(\\w+)/, "$2 at $1 ($0) $$ $9")',
+  '$replace(event_type, /o/i, "0", 1)',
+  '$replace(event_type, /x*/, "-")',
+  '$contains(event_type, /order/i)',
+  '$contains(user_id, /^[^@]+@[^@]+$/)',
+  '$split(event_type, /\\s/)',
+  '$split(user_id, /@/, 1)',
+  '$match(user_id, /[a-z]+/)',
+  '$match(event_type, /(o)(r)?/i, 2)',
+  'event_type ~> $replace(/ /, "-") ~> $lowercase()',
+  '$match(event_type, /or/i)[0].index',
+  '$replace(event_type, /e/, event_properties.missing)',
 ];
 
 const text = fc.oneof(
@@ -298,6 +312,9 @@ describe('fast path: differential against jsonata', () => {
       ['event_properties.qty ~> $substring(1)', { event_properties: { qty: 3 } }],
       ['event_type ~> $replace("", "_")', { event_type: 'Sign Up' }],
       ['($string := event_type; $string(1))', { event_type: 'Sign Up' }],
+      ['$replace(event_type, /x*/, "-")', { event_type: 'Sign Up' }],
+      ['$split(event_type, /b*/)', { event_type: 'abc' }],
+      ['$match(event_type, /a/, -1)', { event_type: 'Sign Up' }],
     ];
     for (const [expr, input] of cases) {
       const reference = jsonata(expr);
@@ -416,10 +433,9 @@ describe('fast path: constructs outside the subset fall back', () => {
   const OUTSIDE = [
     '$map(items, function($v) { $v.sku })',
     'function($x) { $x * 2 }',
-    '$match(event_type, /ord/i)',
-    '$replace(event_type, /\\s+/, "_")',
-    '$contains(event_type, /Order/)',
-    '$split(event_type, /\\s/)',
+    '/ord/i',
+    '$uppercase(/a/)',
+    '$join(event_properties.tags, /,/)',
     '$eval("1 + 1")',
     'event_type ~> $uppercase',
     'event_type ~> $uppercase()[0]',
