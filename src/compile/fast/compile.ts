@@ -8,7 +8,7 @@
  * uses the jsonata evaluator (with its guardrails) instead.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { BUILTINS, JSONATA_ENVIRONMENT_NAMES, REGEX_BUILTINS, regexMatcher } from './functions.js';
+import { BUILTINS, JSONATA_ENVIRONMENT_NAMES, MAX_ARGUMENTS, REGEX_BUILTINS, regexMatcher } from './functions.js';
 import { typeBit } from './signature.js';
 import {
   annotate,
@@ -914,6 +914,8 @@ function compileFunction(node: Node, context?: Evaluator): Evaluator {
   // A regex literal is a function value to jsonata: only these built-ins take one here.
   const args = argNodes.map((arg) => (isNode(arg) && arg.type === 'regex' ? compileRegexArgument(arg, name) : compileNode(arg)));
   if (context !== undefined) args.unshift(context);
+  const maxArguments = MAX_ARGUMENTS.get(name);
+  if (maxArguments !== undefined && args.length > maxArguments) throw new Unsupported(`$${name} with ${args.length} arguments`);
   const position = node.position;
   const { validate, implementation, exactArity, plainResult } = builtin;
 

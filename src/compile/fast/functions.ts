@@ -392,11 +392,53 @@ function distinct(arr: any): any {
   return results;
 }
 
+/** jsonata's `iso8601regex`: what `$toMillis` accepts without a picture. */
+const ISO8601 = new RegExp('^\\d{4}(-[01]\\d)?(-[0-3]\\d)?(T[0-2]\\d:[0-5]\\d:[0-5]\\d)?(\\.\\d+)?([+-][0-2]\\d:?[0-5]\\d|Z)?$');
+
+/** `$toMillis(timestamp)` without a picture (a picture is refused at compile time): jsonata's own code. */
+function toMillis(timestamp: any): number | undefined {
+  if (timestamp === undefined) return undefined;
+  if (!ISO8601.test(timestamp)) throw new JsonataError('D3110', { value: timestamp });
+  return Date.parse(timestamp);
+}
+
+/** An integer as jsonata's picture `0…01` of `width` digits writes it (the sign, then zeros). */
+function padInteger(value: number, width: number): string {
+  return value < 0 ? '-' + String(-value).padStart(width, '0') : String(value).padStart(width, '0');
+}
+
+/**
+ * `$fromMillis(millis)` without a picture or time zone (refused at compile time): what jsonata's
+ * formatDateTime writes with its ISO 8601 picture `[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001][Z01:01t]`
+ * in UTC. That is `toISOString()` for the years 0 to 9999; outside them jsonata keeps the year's
+ * last four digits (10000 → "0000", -271821 → "-1821"), and an invalid date reads "0NaN-NaN-…".
+ */
+function fromMillis(millis: any): string | undefined {
+  if (millis === undefined) return undefined;
+  const date = new Date(millis + 0);
+  const year = date.getUTCFullYear();
+  if (year >= 0 && year <= 9999) return date.toISOString();
+  return (
+    `${padInteger(year % 10000, 4)}-${padInteger(date.getUTCMonth() + 1, 2)}-${padInteger(date.getUTCDate(), 2)}` +
+    `T${padInteger(date.getUTCHours(), 2)}:${padInteger(date.getUTCMinutes(), 2)}:${padInteger(date.getUTCSeconds(), 2)}` +
+    `.${padInteger(date.getUTCMilliseconds(), 3)}Z`
+  );
+}
+
 /** Built-ins that may return a jsonata sequence (from their input or built with emptySequence). */
 const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'distinct', 'match']);
 
 /** Built-ins that take a regex literal (as a matcher function) where jsonata's signature has `f`. */
 export const REGEX_BUILTINS: ReadonlySet<string> = new Set(['replace', 'contains', 'split', 'match']);
+
+/**
+ * Built-ins supported only up to this many arguments: `$toMillis` and `$fromMillis` with a
+ * picture string or a time zone use jsonata's date-time picture language, not ported.
+ */
+export const MAX_ARGUMENTS: ReadonlyMap<string, number> = new Map([
+  ['toMillis', 1],
+  ['fromMillis', 1],
+]);
 
 function define(signature: string, implementation: (...args: any[]) => unknown): BuiltinFunction {
   const { validate, exactArity } = parseSignatureFully(signature);
@@ -425,6 +467,8 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['pad', define('<s-ns?:s>', pad)],
   ['split', define('<s-(sf)n?:a<s>>', split)],
   ['match', define('<s-f<s:o>n?:a<o>>', match)],
+  ['toMillis', define('<s-s?:n>', toMillis)],
+  ['fromMillis', define('<n-s?s?:s>', fromMillis)],
   ['sum', define('<a<n>:n>', sum)],
   ['max', define('<a<n>:n>', (args: any) => (args === undefined || args.length === 0 ? undefined : Math.max(...args)))],
   ['min', define('<a<n>:n>', (args: any) => (args === undefined || args.length === 0 ? undefined : Math.min(...args)))],

@@ -1,8 +1,8 @@
 /**
  * Fast path: JSONata AST → synchronous JavaScript closure for a proven-equal subset of
  * JSONata 2.x (paths, literals, operators, conditionals, constructors, filters, blocks with `:=`,
- * `~>` onto a built-in call, and a set of string/number/boolean built-ins, regular expressions
- * included where they take one). Returns undefined for anything outside the subset, and the
+ * `~>` onto a built-in call, and a set of string/number/boolean/time-stamp built-ins, regular
+ * expressions included where they take one). Returns undefined for anything outside the subset, and the
  * caller falls back to the jsonata evaluator (which has guardrails).
  *
  * Results equal jsonata's: sequences come back as arrays, "no result" as `undefined`, objects

@@ -101,6 +101,7 @@ const MESSAGES: Record<string, string> = {
   D3020: 'Third argument of split function must evaluate to a positive number',
   D3030: 'Unable to cast value to a number: {{value}}',
   D3040: 'Third argument of match function must evaluate to a positive number',
+  D3110: 'The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {{value}}',
 };
 
 /** jsonata's populateMessage: fills `message` from the template, inserts JSON-encoded. */

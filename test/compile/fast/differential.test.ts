@@ -165,6 +165,10 @@ const EXPRESSIONS = [
   'event_type ~> $replace(/ /, "-") ~> $lowercase()',
   '$match(event_type, /or/i)[0].index',
   '$replace(event_type, /e/, event_properties.missing)',
+  // time stamps, without a picture
+  '$fromMillis(time)',
+  'time ~> $fromMillis() ~> $toMillis() = time',
+  '$toMillis(event_type)',
 ];
 
 const text = fc.oneof(
@@ -341,6 +345,36 @@ describe('fast path: differential against jsonata', () => {
     expect(fast(input)).toBe('Sign Up');
   });
 
+  it('writes and reads ISO 8601 time stamps as jsonata does, inside and outside the years 0–9999', async () => {
+    const from = jsonata('$fromMillis($v)');
+    const to = jsonata('$toMillis($s)');
+    const fastFrom = compileToJs(from.ast()) as CompiledJs;
+    const fastTo = compileToJs(to.ast()) as CompiledJs;
+    const millis = fc.oneof(
+      fc.integer({ min: -8.64e15, max: 8.64e15 }),
+      fc.double({ min: -1e16, max: 1e16, noNaN: true }),
+      fc.constantFrom(0, -1, 253402300799999, 253402300800000, -62167219200001, 8.64e15 + 1, 1e20),
+    );
+    const stamp = fc.oneof(
+      millis.filter((v) => Math.abs(v) <= 8.64e15).map((v) => new Date(v).toISOString()),
+      fc.stringMatching(/^\d{4}(-[01]\d)?(-[0-3]\d)?(T[0-2]\d:[0-5]\d:[0-5]\d)?(\.\d{1,4})?([+-][0-2]\d:?[0-5]\d|Z)?$/),
+      fc.string({ maxLength: 12 }),
+    );
+    await fc.assert(
+      fc.asyncProperty(millis, stamp, async (v, s) => {
+        expect({ v, ...(describeOutcome(outcomeOf(() => fastFrom({}, { v }))) as object) }).toEqual({
+          v,
+          ...(describeOutcome(await outcomeOfAsync(() => from.evaluate({}, { v }))) as object),
+        });
+        expect({ s, ...(describeOutcome(outcomeOf(() => fastTo({}, { s }))) as object) }).toEqual({
+          s,
+          ...(describeOutcome(await outcomeOfAsync(() => to.evaluate({}, { s }))) as object),
+        });
+      }),
+      { numRuns: 400 },
+    );
+  });
+
   it('binds `:=` in the evaluation, never in the caller’s bindings, and forgets it by the next call', async () => {
     for (const expr of ['($prefix := "x:"; $prefix & event_type)', '$prefix := event_type', '[$prefix, ($prefix := "y"), $prefix]']) {
       const reference = jsonata(expr);
@@ -454,6 +488,9 @@ describe('fast path: constructs outside the subset fall back', () => {
     'items#$i.sku',
     '$ ~> | items | { "seen": true } |',
     '$formatNumber(revenue, "#,##0.00")',
+    '$fromMillis(time, "[Y0001]-[M01]")',
+    'time ~> $fromMillis("[H01]:[m01]", "+0100")',
+    '$toMillis(event_type, "[Y0001]")',
     '$lowercase ~> $uppercase',
     '$f(1)',
     '$substring(?, 1)',
