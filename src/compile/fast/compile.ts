@@ -40,6 +40,8 @@ import {
 export interface Env {
   root: unknown;
   bindings: Record<string, unknown> | undefined;
+  /** The evaluation's clock for `$now()` and `$millis()`: read once, at the first of them (jsonata reads it as evaluation starts). */
+  timestamp?: number;
 }
 
 /** A compiled node: jsonata's `evaluate(expr, input, env)` for one expression. */
@@ -908,6 +910,7 @@ function compileFunction(node: Node, context?: Evaluator): Evaluator {
   }
   if (node.value !== '(') throw new Unsupported('partial application');
   const name = procedure.value;
+  if (name === 'now' || name === 'millis') return compileClock(name, node, context);
   const builtin = BUILTINS.get(name);
   if (builtin === undefined) throw new Unsupported(`function $${name}`);
   const argNodes = asArray(node.arguments);
@@ -1009,6 +1012,20 @@ function compileFunction(node: Node, context?: Evaluator): Evaluator {
     };
   }
   return plainResult ? normalized(call) : call;
+}
+
+/**
+ * `$now()` and `$millis()`, without arguments (a picture or time zone for `$now` is refused): the
+ * same instant for every call within one evaluation, as jsonata's evaluation time stamp.
+ */
+function compileClock(name: 'now' | 'millis', node: Node, context: Evaluator | undefined): Evaluator {
+  if (context !== undefined || asArray(node.arguments).length > 0) throw new Unsupported(`$${name} with arguments`);
+  const position = node.position;
+  return normalized((input, env) => {
+    if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) return callShadowed(env.bindings[name], name, [], input, env, position);
+    const millis = (env.timestamp ??= Date.now());
+    return name === 'millis' ? millis : new Date(millis).toISOString();
+  });
 }
 
 /** A regex literal as an argument of `$replace`, `$contains`, `$split` or `$match`: a fresh matcher per evaluation. */

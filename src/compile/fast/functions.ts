@@ -425,6 +425,36 @@ function fromMillis(millis: any): string | undefined {
   );
 }
 
+function power(arg: any, exp: any): number | undefined {
+  if (arg === undefined) return undefined;
+  const result = Math.pow(arg, exp);
+  if (!isFinite(result)) throw new JsonataError('D3061', { index: 1, value: arg, exp });
+  return result;
+}
+
+function sqrt(arg: any): number | undefined {
+  if (arg === undefined) return undefined;
+  if (arg < 0) throw new JsonataError('D3060', { index: 1, value: arg });
+  return Math.sqrt(arg);
+}
+
+function formatBase(value: any, radix: any): string | undefined {
+  if (value === undefined) return undefined;
+  value = round(value, undefined);
+  radix = radix === undefined ? 10 : round(radix, undefined);
+  if (radix < 2 || radix > 36) throw new JsonataError('D3100', { value: radix });
+  return value.toString(radix);
+}
+
+function error(message: any): never {
+  throw new JsonataError('D3137', { message: message || '$error() function evaluated' });
+}
+
+function assert(condition: any, message: any): undefined {
+  if (!condition) throw new JsonataError('D3141', { message: message || '$assert() statement failed' });
+  return undefined;
+}
+
 /** Built-ins that may return a jsonata sequence (from their input or built with emptySequence). */
 const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'distinct', 'match']);
 
@@ -469,6 +499,11 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['match', define('<s-f<s:o>n?:a<o>>', match)],
   ['toMillis', define('<s-s?:n>', toMillis)],
   ['fromMillis', define('<n-s?s?:s>', fromMillis)],
+  ['power', define('<n-n:n>', power)],
+  ['sqrt', define('<n-:n>', sqrt)],
+  ['formatBase', define('<n-n?:s>', formatBase)],
+  ['error', define('<s?:x>', error)],
+  ['assert', define('<bs?:x>', assert)],
   ['sum', define('<a<n>:n>', sum)],
   ['max', define('<a<n>:n>', (args: any) => (args === undefined || args.length === 0 ? undefined : Math.max(...args)))],
   ['min', define('<a<n>:n>', (args: any) => (args === undefined || args.length === 0 ? undefined : Math.min(...args)))],

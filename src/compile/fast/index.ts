@@ -37,6 +37,7 @@ export function compileToJs(ast: unknown): CompiledJs | undefined {
   const env: Env = { root: undefined, bindings: undefined };
   return (input, bindings) => {
     env.root = input;
+    env.timestamp = undefined;
     // A `:=` binds into the evaluation's frame (jsonata's exec_env), never into the caller's object.
     env.bindings = binds ? newFrame(bindings) : bindings;
     let context: unknown = input;
@@ -79,6 +80,7 @@ export function compileToJsPlain(
   const env: Env = { root: undefined, bindings: undefined };
   return (input) => {
     env.root = input;
+    env.timestamp = undefined;
     if (binds) env.bindings = newFrame(undefined);
     let result: unknown;
     if (Array.isArray(input) && !isSequence(input)) {

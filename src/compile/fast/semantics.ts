@@ -60,7 +60,11 @@ export class JsonataError extends Error {
   value2?: unknown;
   index?: number;
   type?: string;
-  constructor(code: string, fields: { position?: number; token?: unknown; value?: unknown; value2?: unknown; index?: number; type?: string } = {}) {
+  exp?: unknown;
+  constructor(
+    code: string,
+    fields: { position?: number; token?: unknown; value?: unknown; value2?: unknown; index?: number; type?: string; exp?: unknown; message?: string } = {},
+  ) {
     // A data error: its JavaScript stack says nothing, and capturing one costs microseconds,
     // more than the whole evaluation (a mapping that fails on every bad event pays it each time).
     const stackTraceLimit = Error.stackTraceLimit;
@@ -75,6 +79,9 @@ export class JsonataError extends Error {
     if ('value2' in fields) this.value2 = fields.value2;
     if ('index' in fields) this.index = fields.index;
     if ('type' in fields) this.type = fields.type;
+    if ('exp' in fields) this.exp = fields.exp;
+    // $error and $assert: the message is the error's own (jsonata's template is `{{{message}}}`).
+    if (fields.message !== undefined) this.message = fields.message;
   }
 }
 
@@ -101,7 +108,12 @@ const MESSAGES: Record<string, string> = {
   D3020: 'Third argument of split function must evaluate to a positive number',
   D3030: 'Unable to cast value to a number: {{value}}',
   D3040: 'Third argument of match function must evaluate to a positive number',
+  D3060: 'The sqrt function cannot be applied to a negative number: {{value}}',
+  D3061: 'The power function has resulted in a value that cannot be represented as a JSON number: base={{value}}, exponent={{exp}}',
+  D3100: 'The radix of the formatBase function must be between 2 and 36.  It was given {{value}}',
   D3110: 'The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {{value}}',
+  D3137: '{{{message}}}',
+  D3141: '{{{message}}}',
 };
 
 /** jsonata's populateMessage: fills `message` from the template, inserts JSON-encoded. */
@@ -110,7 +122,10 @@ export function populateMessage(err: unknown): void {
   const template = MESSAGES[err.code];
   if (template === undefined) return;
   const fields = err as unknown as Record<string, unknown>;
-  err.message = template.replace(/\{\{([^}]+)}}/g, (_m, name: string) => String(JSON.stringify(fields[name])));
+  // Triple braces insert the value as it is, double braces JSON-encoded (jsonata's order).
+  err.message = template
+    .replace(/\{\{\{([^}]+)}}}/g, (_m, name: string) => String(fields[name]))
+    .replace(/\{\{([^}]+)}}/g, (_m, name: string) => String(JSON.stringify(fields[name])));
 }
 
 /** Sets position/token on an error the way jsonata's catch blocks do (`err.position = …`). */

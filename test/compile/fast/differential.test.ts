@@ -169,6 +169,15 @@ const EXPRESSIONS = [
   '$fromMillis(time)',
   'time ~> $fromMillis() ~> $toMillis() = time',
   '$toMillis(event_type)',
+  // numbers and checks
+  '$power(event_properties.qty, 2)',
+  '$power(event_properties.revenue, 0.5)',
+  '$sqrt(event_properties.revenue)',
+  '$formatBase(event_properties.qty, 2)',
+  '$formatBase(user_properties.unique_id, 36)',
+  '$exists(user_id) ? user_id : $error("no user")',
+  '$assert($exists(event_type), "needs a type")',
+  '($assert(event_properties.revenue > 0); event_properties.revenue)',
 ];
 
 const text = fc.oneof(
@@ -319,6 +328,12 @@ describe('fast path: differential against jsonata', () => {
       ['$replace(event_type, /x*/, "-")', { event_type: 'Sign Up' }],
       ['$split(event_type, /b*/)', { event_type: 'abc' }],
       ['$match(event_type, /a/, -1)', { event_type: 'Sign Up' }],
+      ['$error("bad " & event_type)', { event_type: 'Sign Up' }],
+      ['$error()', {}],
+      ['$assert(event_type = "x", "wrong type: " & event_type)', { event_type: 'Sign Up' }],
+      ['$power(10, event_properties.qty)', { event_properties: { qty: 400 } }],
+      ['$sqrt(event_properties.revenue)', { event_properties: { revenue: -4 } }],
+      ['$formatBase(event_properties.qty, 40)', { event_properties: { qty: 5 } }],
     ];
     for (const [expr, input] of cases) {
       const reference = jsonata(expr);
@@ -373,6 +388,29 @@ describe('fast path: differential against jsonata', () => {
       }),
       { numRuns: 400 },
     );
+  });
+
+  it('reads the clock once per evaluation for $now() and $millis(), as jsonata does', async () => {
+    // Both read the same instant however often they are called within one evaluation.
+    for (const expr of ['$now() = $now()', '$millis() = $millis()', '$fromMillis($millis()) = $now()', '$toMillis($now()) = $millis()']) {
+      const fast = compileToJs(jsonata(expr).ast()) as CompiledJs;
+      expect(fast, expr).toBeDefined();
+      expect(fast({}), expr).toBe(await jsonata(expr).evaluate({}));
+      expect(fast({}), expr).toBe(true);
+    }
+    const millis = compileToJs(jsonata('$millis()').ast()) as CompiledJs;
+    const now = compileToJs(jsonata('$now()').ast()) as CompiledJs;
+    const before = Date.now();
+    const first = millis({}) as number;
+    const stamp = now({}) as string;
+    const after = Date.now();
+    expect(first).toBeGreaterThanOrEqual(before);
+    expect(first).toBeLessThanOrEqual(after);
+    expect(Date.parse(stamp)).toBeGreaterThanOrEqual(before);
+    expect(stamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    // Each evaluation reads the clock afresh.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(millis({}) as number).toBeGreaterThan(first);
   });
 
   it('binds `:=` in the evaluation, never in the caller’s bindings, and forgets it by the next call', async () => {
@@ -482,7 +520,9 @@ describe('fast path: constructs outside the subset fall back', () => {
     'items{ sku: $x := price }',
     '($$ := 1; $$)',
     '[1..5]',
-    '$now()',
+    '$now("[Y0001]")',
+    '$millis(1)',
+    'event_type ~> $now()',
     '$string',
     'items@$i.sku',
     'items#$i.sku',
