@@ -455,6 +455,27 @@ function assert(condition: any, message: any): undefined {
   return undefined;
 }
 
+/** jsonata's base64 functions as they run in Node.js: through Buffer, one byte per character. */
+function base64encode(str: any): string | undefined {
+  return str === undefined ? undefined : Buffer.from(str, 'binary').toString('base64');
+}
+
+function base64decode(str: any): string | undefined {
+  return str === undefined ? undefined : Buffer.from(str, 'base64').toString('binary');
+}
+
+/** jsonata's URL functions: the JavaScript global, with a malformed sequence as D3140. */
+function urlFunction(functionName: string, transform: (str: string) => string): (str: any) => string | undefined {
+  return (str) => {
+    if (str === undefined) return undefined;
+    try {
+      return transform(str);
+    } catch {
+      throw new JsonataError('D3140', { value: str, functionName });
+    }
+  };
+}
+
 /** Built-ins that may return a jsonata sequence (from their input or built with emptySequence). */
 const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'distinct', 'match']);
 
@@ -504,6 +525,12 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['formatBase', define('<n-n?:s>', formatBase)],
   ['error', define('<s?:x>', error)],
   ['assert', define('<bs?:x>', assert)],
+  ['base64encode', define('<s-:s>', base64encode)],
+  ['base64decode', define('<s-:s>', base64decode)],
+  ['encodeUrlComponent', define('<s-:s>', urlFunction('encodeUrlComponent', encodeURIComponent))],
+  ['encodeUrl', define('<s-:s>', urlFunction('encodeUrl', encodeURI))],
+  ['decodeUrlComponent', define('<s-:s>', urlFunction('decodeUrlComponent', decodeURIComponent))],
+  ['decodeUrl', define('<s-:s>', urlFunction('decodeUrl', decodeURI))],
   ['sum', define('<a<n>:n>', sum)],
   ['max', define('<a<n>:n>', (args: any) => (args === undefined || args.length === 0 ? undefined : Math.max(...args)))],
   ['min', define('<a<n>:n>', (args: any) => (args === undefined || args.length === 0 ? undefined : Math.min(...args)))],

@@ -61,9 +61,20 @@ export class JsonataError extends Error {
   index?: number;
   type?: string;
   exp?: unknown;
+  functionName?: string;
   constructor(
     code: string,
-    fields: { position?: number; token?: unknown; value?: unknown; value2?: unknown; index?: number; type?: string; exp?: unknown; message?: string } = {},
+    fields: {
+      position?: number;
+      token?: unknown;
+      value?: unknown;
+      value2?: unknown;
+      index?: number;
+      type?: string;
+      exp?: unknown;
+      functionName?: string;
+      message?: string;
+    } = {},
   ) {
     // A data error: its JavaScript stack says nothing, and capturing one costs microseconds,
     // more than the whole evaluation (a mapping that fails on every bad event pays it each time).
@@ -80,6 +91,7 @@ export class JsonataError extends Error {
     if ('index' in fields) this.index = fields.index;
     if ('type' in fields) this.type = fields.type;
     if ('exp' in fields) this.exp = fields.exp;
+    if ('functionName' in fields) this.functionName = fields.functionName;
     // $error and $assert: the message is the error's own (jsonata's template is `{{{message}}}`).
     if (fields.message !== undefined) this.message = fields.message;
   }
@@ -113,6 +125,7 @@ const MESSAGES: Record<string, string> = {
   D3100: 'The radix of the formatBase function must be between 2 and 36.  It was given {{value}}',
   D3110: 'The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {{value}}',
   D3137: '{{{message}}}',
+  D3140: 'Malformed URL passed to ${{{functionName}}}(): {{value}}',
   D3141: '{{{message}}}',
 };
 

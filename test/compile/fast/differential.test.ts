@@ -178,6 +178,13 @@ const EXPRESSIONS = [
   '$exists(user_id) ? user_id : $error("no user")',
   '$assert($exists(event_type), "needs a type")',
   '($assert(event_properties.revenue > 0); event_properties.revenue)',
+  // encodings
+  '"https://example.com/r?u=" & $encodeUrlComponent(user_id)',
+  '$encodeUrl("https://example.com/" & event_type)',
+  '$decodeUrlComponent(event_type)',
+  '$decodeUrl(user_id)',
+  '$base64encode(user_id)',
+  '$base64decode($base64encode(event_type))',
 ];
 
 const text = fc.oneof(
@@ -334,6 +341,8 @@ describe('fast path: differential against jsonata', () => {
       ['$power(10, event_properties.qty)', { event_properties: { qty: 400 } }],
       ['$sqrt(event_properties.revenue)', { event_properties: { revenue: -4 } }],
       ['$formatBase(event_properties.qty, 40)', { event_properties: { qty: 5 } }],
+      ['$decodeUrlComponent(event_type)', { event_type: '%E0%A4%A' }],
+      ['$encodeUrl(event_type)', { event_type: '\uD800' }],
     ];
     for (const [expr, input] of cases) {
       const reference = jsonata(expr);
