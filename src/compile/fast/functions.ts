@@ -14,9 +14,11 @@ import {
   JsonataError,
   keysOf,
   lookup,
+  round,
   toBoolean,
   toJsonataString,
 } from './semantics.js';
+import { formatNumber } from './format-number.js';
 import { type ExactArity, parseSignatureFully, type SignatureValidator } from './signature.js';
 
 /** A supported built-in: jsonata's signature and a synchronous implementation. */
@@ -322,23 +324,6 @@ function average(args: any): number | undefined {
   return total / args.length;
 }
 
-function round(arg: any, precision: any): number | undefined {
-  if (arg === undefined) return undefined;
-  let value: string[];
-  if (precision) {
-    value = arg.toString().split('e');
-    arg = +(value[0] + 'e' + (value[1] ? +value[1] + precision : precision));
-  }
-  let result = Math.round(arg);
-  const diff = result - arg;
-  if (Math.abs(diff) === 0.5 && Math.abs(result % 2) === 1) result = result - 1;
-  if (precision) {
-    value = result.toString().split('e');
-    result = +(value[0] + 'e' + (value[1] ? +value[1] - precision : -precision));
-  }
-  if (Object.is(result, -0)) result = 0;
-  return result;
-}
 
 function keys(arg: any): any {
   let result: any = emptySequence();
@@ -523,6 +508,7 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['power', define('<n-n:n>', power)],
   ['sqrt', define('<n-:n>', sqrt)],
   ['formatBase', define('<n-n?:s>', formatBase)],
+  ['formatNumber', define('<n-so?:s>', formatNumber)],
   ['error', define('<s?:x>', error)],
   ['assert', define('<bs?:x>', assert)],
   ['base64encode', define('<s-:s>', base64encode)],

@@ -122,6 +122,20 @@ const MESSAGES: Record<string, string> = {
   D3040: 'Third argument of match function must evaluate to a positive number',
   D3060: 'The sqrt function cannot be applied to a negative number: {{value}}',
   D3061: 'The power function has resulted in a value that cannot be represented as a JSON number: base={{value}}, exponent={{exp}}',
+  D3080: 'The picture string must only contain a maximum of two sub-pictures',
+  D3081: "The sub-picture must not contain more than one instance of the 'decimal-separator' character",
+  D3082: "The sub-picture must not contain more than one instance of the 'percent' character",
+  D3083: "The sub-picture must not contain more than one instance of the 'per-mille' character",
+  D3084: "The sub-picture must not contain both a 'percent' and a 'per-mille' character",
+  D3085: "The mantissa part of a sub-picture must contain at least one character that is either an 'optional digit character' or a member of the 'decimal digit family'",
+  D3086: 'The sub-picture must not contain a passive character that is preceded by an active character and that is followed by another active character',
+  D3087: "The sub-picture must not contain a 'grouping-separator' character that appears adjacent to a 'decimal-separator' character",
+  D3088: "The sub-picture must not contain a 'grouping-separator' at the end of the integer part",
+  D3089: "The sub-picture must not contain two adjacent instances of the 'grouping-separator' character",
+  D3090: "The integer part of the sub-picture must not contain a member of the 'decimal digit family' that is followed by an instance of the 'optional digit character'",
+  D3091: "The fractional part of the sub-picture must not contain an instance of the 'optional digit character' that is followed by a member of the 'decimal digit family'",
+  D3092: "A sub-picture that contains a 'percent' or 'per-mille' character must not contain a character treated as an 'exponent-separator'",
+  D3093: "The exponent part of the sub-picture must comprise only of one or more characters that are members of the 'decimal digit family'",
   D3100: 'The radix of the formatBase function must be between 2 and 36.  It was given {{value}}',
   D3110: 'The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {{value}}',
   D3137: '{{{message}}}',
@@ -345,5 +359,24 @@ export function normalizeResult(result: any, keepArray: boolean): any {
     if (result.length === 0) return undefined;
     if (result.length === 1) return (result as Flagged)[KEEP_SINGLETON] === true ? result : result[0];
   }
+  return result;
+}
+
+/** jsonata's `$round`: half to even, at `precision` decimal places (shared with `$formatNumber`). */
+export function round(arg: any, precision: any): number | undefined {
+  if (arg === undefined) return undefined;
+  let value: string[];
+  if (precision) {
+    value = arg.toString().split('e');
+    arg = +(value[0] + 'e' + (value[1] ? +value[1] + precision : precision));
+  }
+  let result = Math.round(arg);
+  const diff = result - arg;
+  if (Math.abs(diff) === 0.5 && Math.abs(result % 2) === 1) result = result - 1;
+  if (precision) {
+    value = result.toString().split('e');
+    result = +(value[0] + 'e' + (value[1] ? +value[1] - precision : -precision));
+  }
+  if (Object.is(result, -0)) result = 0;
   return result;
 }

@@ -185,6 +185,11 @@ const EXPRESSIONS = [
   '$decodeUrl(user_id)',
   '$base64encode(user_id)',
   '$base64decode($base64encode(event_type))',
+  // number pictures
+  '$formatNumber(event_properties.revenue, "#,##0.00")',
+  '$formatNumber(event_properties.qty, "000")',
+  '$formatNumber(event_properties.revenue, "#,##0.00;(#,##0.00)")',
+  'event_properties.revenue ~> $formatNumber("0.0e0")',
 ];
 
 const text = fc.oneof(
@@ -399,6 +404,33 @@ describe('fast path: differential against jsonata', () => {
     );
   });
 
+  it('formats numbers with pictures as jsonata does, errors and locale options included', async () => {
+    const reference = jsonata('$formatNumber($v, $p, $o)');
+    const fast = compileToJs(reference.ast()) as CompiledJs;
+    const number = fc.oneof(
+      fc.double({ min: -1e9, max: 1e9, noNaN: true, noDefaultInfinity: true }),
+      fc.integer({ min: -1e6, max: 1e6 }),
+      fc.constantFrom(0, -0, 0.5, 1.5, 2.5, 1e21, 1e-7, 123456789.987654321),
+    );
+    const picture = fc.constantFrom(
+      '#,##0.00', '000', '#0.0#', '#,##0.00;(#,##0.00)', '0.0e0', '00.000e00', '#%', '#‰', '#,###,##0', '0.##########',
+      '9,999.99', '#0,,0', '0.0.0', '#;#;#', '##0#', '%%0', '0e', 'abc', '',
+    );
+    const options = fc.oneof(fc.constant(undefined), fc.constant({ 'decimal-separator': ',', 'grouping-separator': '.' }), fc.constant({ 'zero-digit': '٠' }));
+    await fc.assert(
+      fc.asyncProperty(number, picture, options, async (v, p, o) => {
+        const bindings = { v, p, o };
+        expect({ v, p, o, ...(describeOutcome(outcomeOf(() => fast({}, bindings))) as object) }).toEqual({
+          v,
+          p,
+          o,
+          ...(describeOutcome(await outcomeOfAsync(() => reference.evaluate({}, bindings))) as object),
+        });
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('reads the clock once per evaluation for $now() and $millis(), as jsonata does', async () => {
     // Both read the same instant however often they are called within one evaluation.
     for (const expr of ['$now() = $now()', '$millis() = $millis()', '$fromMillis($millis()) = $now()', '$toMillis($now()) = $millis()']) {
@@ -536,7 +568,7 @@ describe('fast path: constructs outside the subset fall back', () => {
     'items@$i.sku',
     'items#$i.sku',
     '$ ~> | items | { "seen": true } |',
-    '$formatNumber(revenue, "#,##0.00")',
+    '$formatInteger(event_properties.qty, "w")',
     '$fromMillis(time, "[Y0001]-[M01]")',
     'time ~> $fromMillis("[H01]:[m01]", "+0100")',
     '$toMillis(event_type, "[Y0001]")',
