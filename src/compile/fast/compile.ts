@@ -706,6 +706,18 @@ function compileBind(node: Node): Evaluator {
   });
 }
 
+/** True when `node` or anything under it reads the clock (`$now()`, `$millis()`): its evaluations then reset `env.timestamp`. */
+export function readsClock(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(readsClock);
+  if (!isNode(node)) return false;
+  if (node.type === 'function' && isNode(node.procedure) && (node.procedure.value === 'now' || node.procedure.value === 'millis')) return true;
+  for (const key of Object.keys(node)) {
+    const value = node[key];
+    if (value !== null && typeof value === 'object' && readsClock(value)) return true;
+  }
+  return false;
+}
+
 /** True when `node` or anything under it is a `:=`. */
 export function containsBind(node: unknown): boolean {
   if (Array.isArray(node)) return node.some(containsBind);

@@ -9,7 +9,7 @@
  * built by the expression have a null prototype (as jsonata's do). Errors are
  * {@link JsonataError}s carrying jsonata's `code`, `message`, `position` and `token`.
  */
-import { checkBinds, compileNode, type Env, FastPathBindingError, newFrame, Unsupported } from './compile.js';
+import { checkBinds, compileNode, type Env, FastPathBindingError, newFrame, readsClock, Unsupported } from './compile.js';
 import { isSequence, JsonataError, OUTER_WRAPPER, populateMessage, sequenceOf, type Flagged } from './semantics.js';
 
 export { JsonataError, FastPathBindingError, populateMessage };
@@ -34,10 +34,11 @@ export function compileToJs(ast: unknown): CompiledJs | undefined {
   }
   // One env per compiled expression, refilled per call: evaluation is synchronous and calls no
   // user code, so a call never overlaps another call of the same expression.
-  const env: Env = { root: undefined, bindings: undefined };
+  const env: Env = { root: undefined, bindings: undefined, timestamp: undefined };
+  const clock = readsClock(ast);
   return (input, bindings) => {
     env.root = input;
-    env.timestamp = undefined;
+    if (clock) env.timestamp = undefined;
     // A `:=` binds into the evaluation's frame (jsonata's exec_env), never into the caller's object.
     env.bindings = binds ? newFrame(bindings) : bindings;
     let context: unknown = input;
@@ -77,10 +78,11 @@ export function compileToJsPlain(
     return undefined; // not in the subset (or not proven): the caller uses jsonata
   }
   // One env per compiled expression, refilled per call (see compileToJs).
-  const env: Env = { root: undefined, bindings: undefined };
+  const env: Env = { root: undefined, bindings: undefined, timestamp: undefined };
+  const clock = readsClock(ast);
   return (input) => {
     env.root = input;
-    env.timestamp = undefined;
+    if (clock) env.timestamp = undefined;
     if (binds) env.bindings = newFrame(undefined);
     let result: unknown;
     if (Array.isArray(input) && !isSequence(input)) {
