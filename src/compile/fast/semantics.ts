@@ -51,9 +51,8 @@ export function isSequence(value: any): boolean {
   return Array.isArray(value) && (value as Flagged)[SEQUENCE] === true;
 }
 
-/** An error shaped like jsonata's (`code`, `position`, `token`, `value`, …; `message` is filled in on the way out). */
-export class JsonataError extends Error {
-  code: string;
+/** The fields jsonata puts on its errors, besides `code` (the templates in `MESSAGES` read them). */
+export interface JsonataErrorFields {
   position?: number;
   token?: unknown;
   value?: unknown;
@@ -62,20 +61,20 @@ export class JsonataError extends Error {
   type?: string;
   exp?: unknown;
   functionName?: string;
-  constructor(
-    code: string,
-    fields: {
-      position?: number;
-      token?: unknown;
-      value?: unknown;
-      value2?: unknown;
-      index?: number;
-      type?: string;
-      exp?: unknown;
-      functionName?: string;
-      message?: string;
-    } = {},
-  ) {
+}
+
+const ERROR_FIELDS = ['position', 'token', 'value', 'value2', 'index', 'type', 'exp', 'functionName'] as const;
+
+// The class below has these fields too (declaration merging: types only, set by the constructor).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface JsonataError extends JsonataErrorFields {}
+
+/** An error shaped like jsonata's (`code`, `position`, `token`, `value`, …; `message` is filled in on the way out). */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export class JsonataError extends Error {
+  code: string;
+  /** `message` is for $error and $assert, whose message is their own (jsonata's template is `{{{message}}}`). */
+  constructor(code: string, fields: JsonataErrorFields & { message?: string } = {}) {
     // A data error: its JavaScript stack says nothing, and capturing one costs microseconds,
     // more than the whole evaluation (a mapping that fails on every bad event pays it each time).
     const stackTraceLimit = Error.stackTraceLimit;
@@ -84,15 +83,7 @@ export class JsonataError extends Error {
     Error.stackTraceLimit = stackTraceLimit;
     this.name = 'JsonataError';
     this.code = code;
-    if ('position' in fields) this.position = fields.position;
-    if ('token' in fields) this.token = fields.token;
-    if ('value' in fields) this.value = fields.value;
-    if ('value2' in fields) this.value2 = fields.value2;
-    if ('index' in fields) this.index = fields.index;
-    if ('type' in fields) this.type = fields.type;
-    if ('exp' in fields) this.exp = fields.exp;
-    if ('functionName' in fields) this.functionName = fields.functionName;
-    // $error and $assert: the message is the error's own (jsonata's template is `{{{message}}}`).
+    for (const key of ERROR_FIELDS) if (key in fields) (this as JsonataErrorFields)[key] = fields[key] as never;
     if (fields.message !== undefined) this.message = fields.message;
   }
 }
