@@ -125,6 +125,71 @@ interface PendingComplete {
   reject: (err: unknown) => void;
 }
 
+/** A `retry` or `deadLetter` call waiting for its batch: the row, its values, and its caller. */
+interface PendingSettle<V> {
+  ref: SettleRef;
+  values: V;
+  resolve: (owned: boolean) => void;
+  reject: (err: unknown) => void;
+}
+
+/** `retry`'s values: when the row runs again and what the attempt left. */
+interface RetryValues {
+  runAt: number;
+  at: number;
+  status: number | null;
+  error: string;
+}
+
+/**
+ * Calls of one settle kind that arrive while a statement of that kind is on its way wait for it,
+ * then go together in the next one (see `complete`). `send` runs one statement for up to
+ * MAX_SETTLE_BATCH of them and answers, per `id token` pair, whether it was settled.
+ */
+class SettleBatch<V> {
+  private waiting: PendingSettle<V>[] = [];
+  /** The running flush, if any. */
+  flushing: Promise<void> | null = null;
+
+  constructor(
+    private readonly op: string,
+    private readonly send: (items: PendingSettle<V>[]) => Promise<Set<string>>,
+  ) {}
+
+  add(ref: SettleRef, values: V): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.waiting.push({ ref: { id: ref.id, leaseToken: ref.leaseToken }, values, resolve, reject });
+      this.flushing ??= this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    // Calls made in the same tick as the first join its batch.
+    await Promise.resolve();
+    while (this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, MAX_SETTLE_BATCH);
+      // A row named twice with the same token is settled by its first mention only.
+      const first = new Map<string, PendingSettle<V>>();
+      for (const item of batch) {
+        const key = `${item.ref.id} ${item.ref.leaseToken}`;
+        if (!first.has(key)) first.set(key, item);
+      }
+      try {
+        const settled = await this.send([...first.values()]);
+        for (const item of batch) {
+          const key = `${item.ref.id} ${item.ref.leaseToken}`;
+          item.resolve(first.get(key) === item && settled.has(key));
+        }
+      } catch (err) {
+        const error = unavailable(this.op, err);
+        for (const item of batch) item.reject(error);
+      }
+    }
+    // Synchronous with the loop's last check: no call can slip in between.
+    this.flushing = null;
+  }
+}
+
 /** Default size of the main connection pool (`queue.pool_size`). */
 export const DEFAULT_POOL_SIZE = 10;
 
@@ -150,6 +215,9 @@ export class PostgresQueue implements Queue {
   private completeBatch: PendingComplete[] = [];
   /** The running flush of `completeBatch`, if any. */
   private completeFlush: Promise<void> | null = null;
+  /** `retry` and `deadLetter` calls, group-committed like `complete`'s. */
+  private readonly retryBatch = new SettleBatch<RetryValues>('retry', (items) => this.retryLeased(items));
+  private readonly deadLetterBatch = new SettleBatch<DeadLetterInput & { createdAt: number }>('deadLetter', (items) => this.deadLetterLeased(items));
   /** NOTIFY channel of this schema (LISTEN/NOTIFY channels are database-wide). */
   private readonly channel: string;
   private readonly notifyIntervalMs: number;
@@ -530,18 +598,37 @@ export class PostgresQueue implements Queue {
     return items.map((i) => isQueueId(i.id) && deleted.delete(`${i.id} ${i.leaseToken}`));
   }
 
+  /**
+   * Failed, to be tried again at `runAt`: the row's lease ends and the attempt is recorded.
+   * Group-committed like `complete`: calls made while a batch is on its way go in the next
+   * `UPDATE … FROM unnest(…)`, one round trip for all of them (a destination that Extole throttles
+   * or that is down retries every request it sends).
+   */
   async retry(item: SettleRef, runAt: number, attempt: { at: number; status: number | null; error: string }): Promise<boolean> {
     if (!isQueueId(item.id)) return this.run('retry', async () => false);
-    return this.run('retry', async (db) => {
-      const res = await db.query(
-        `UPDATE ${this.t.deliveries}
-         SET run_at = $3, attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, $4),
-             last_attempt_at = $4, last_status = $5, last_error = $6, lease_token = NULL, lease_until = NULL
-         WHERE id = $1 AND lease_token = $2`,
-        [item.id, item.leaseToken, Math.trunc(runAt), Math.trunc(attempt.at), attempt.status, attempt.error],
-      );
-      return res.rowCount === 1;
-    }, 'settle');
+    this.check('retry');
+    return this.retryBatch.add(item, { runAt: Math.trunc(runAt), at: Math.trunc(attempt.at), status: attempt.status, error: attempt.error });
+  }
+
+  /** One UPDATE for a batch of retries; the `id token` pairs it settled. */
+  private async retryLeased(items: PendingSettle<RetryValues>[]): Promise<Set<string>> {
+    const res = await this.settlePool.query<{ id: string; token: string }>(
+      `UPDATE ${this.t.deliveries} AS q
+       SET run_at = r.run_at, attempts = q.attempts + 1, first_attempt_at = COALESCE(q.first_attempt_at, r.at),
+           last_attempt_at = r.at, last_status = r.status, last_error = r.error, lease_token = NULL, lease_until = NULL
+       FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::integer[], $6::text[]) AS r(id, token, run_at, at, status, error)
+       WHERE q.id = r.id AND q.lease_token = r.token
+       RETURNING q.id, r.token`,
+      [
+        items.map((i) => i.ref.id),
+        items.map((i) => i.ref.leaseToken),
+        items.map((i) => i.values.runAt),
+        items.map((i) => i.values.at),
+        items.map((i) => i.values.status),
+        items.map((i) => i.values.error),
+      ],
+    );
+    return new Set(res.rows.map((row) => `${row.id} ${row.token}`));
   }
 
   async release(items: SettleRef[], runAt?: number): Promise<void> {
@@ -558,28 +645,47 @@ export class PostgresQueue implements Queue {
     }, 'settle');
   }
 
+  /**
+   * Rejected or expired: the row moves to the dead letters, if `item`'s token still holds its
+   * lease. Group-committed like `complete` (a destination that Extole rejects dead-letters every
+   * request it sends): one statement per batch, whose DELETE and INSERT commit together or not
+   * at all.
+   */
   async deadLetter(item: SettleRef, dead: DeadLetterInput): Promise<boolean> {
     if (!isQueueId(item.id)) return this.run('deadLetter', async () => false);
-    return this.run('deadLetter', async (db) => {
-      // One statement: the DELETE and the INSERT commit together or not at all.
-      const res = await db.query(
-        `WITH moved AS (
-           DELETE FROM ${this.t.deliveries} WHERE id = $1 AND lease_token = $2
-           RETURNING id, destination, project, insert_id, event
-         )
+    this.check('deadLetter');
+    return this.deadLetterBatch.add(item, { ...dead, createdAt: Date.now() });
+  }
+
+  /** One statement for a batch of dead letters; the `id token` pairs it moved. */
+  private async deadLetterLeased(items: PendingSettle<DeadLetterInput & { createdAt: number }>[]): Promise<Set<string>> {
+    const values = items.map((i) => deadLetterValues(i.values, i.values.createdAt));
+    const column = (k: number) => values.map((v) => v[k]);
+    const res = await this.settlePool.query<{ id: string; token: string }>(
+      `WITH r AS (
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::integer[], $6::text[], $7::text[],
+                              $8::integer[], $9::bigint[], $10::bigint[], $11::text[], $12::bigint[])
+           AS r(id, token, request, reason, http_status, extole_code, extole_message, attempts, first_attempt_at,
+                last_attempt_at, config_revision, created_at)
+       ), moved AS (
+         DELETE FROM ${this.t.deliveries} AS q USING r WHERE q.id = r.id AND q.lease_token = r.token
+         RETURNING q.id, q.lease_token, q.destination, q.project, q.insert_id, q.event
+       ), inserted AS (
          INSERT INTO ${this.t.deadLetters} (id, destination, project, insert_id, event, request, reason, http_status,
            extole_code, extole_message, attempts, first_attempt_at, last_attempt_at, config_revision, created_at)
-         SELECT id, destination, project, insert_id, event, $3::text, $4::text, $5::integer, $6::text, $7::text,
-                $8::integer, $9::bigint, $10::bigint, $11::text, $12::bigint
-         FROM moved`,
-        [
-          item.id,
-          item.leaseToken,
-          ...deadLetterValues(dead, Date.now()),
-        ],
-      );
-      return res.rowCount === 1;
-    }, 'settle');
+         SELECT m.id, m.destination, m.project, m.insert_id, m.event, r.request, r.reason, r.http_status, r.extole_code,
+                r.extole_message, r.attempts, r.first_attempt_at, r.last_attempt_at, r.config_revision, r.created_at
+         FROM moved m JOIN r ON r.id = m.id AND r.token = m.lease_token
+         RETURNING id
+       )
+       SELECT m.id, m.lease_token AS token FROM moved m JOIN inserted i ON i.id = m.id`,
+      [
+        items.map((i) => i.ref.id),
+        items.map((i) => i.ref.leaseToken),
+        ...Array.from({ length: 10 }, (_, k) => column(k)),
+      ],
+    );
+    return new Set(res.rows.map((row) => `${row.id} ${row.token}`));
   }
 
   async stats(now: number): Promise<Record<string, DestinationQueueStats>> {
@@ -656,8 +762,8 @@ export class PostgresQueue implements Queue {
     this.enqueueListeners.clear();
     this.unlisten();
     try {
-      // Completions already accepted still reach the database.
-      await this.completeFlush;
+      // Settles already accepted still reach the database.
+      await Promise.all([this.completeFlush, this.retryBatch.flushing, this.deadLetterBatch.flushing]);
       await Promise.all([this.pool.end(), this.settlePool.end()]);
     } catch (err) {
       throw unavailable('close', err);

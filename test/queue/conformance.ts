@@ -290,6 +290,34 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
       expect(await q.stats(T0 + LEASE)).toEqual({});
     });
 
+    it('many concurrent retries and dead letters each get their own row\'s answer', async () => {
+      await q.enqueue('web', Array.from({ length: 60 }, (_, i) => ev(`r${i}`)), opts(T0));
+      const stale = await q.claim('d1', 30, T0, LEASE); // r0..r29, lease lost below
+      const fresh = await q.claim('d1', 100, T0 + LEASE, LEASE); // all 60, new tokens
+      expect(fresh).toHaveLength(60);
+      const retried = fresh.slice(0, 30);
+      const dead = fresh.slice(30);
+      // Fired at once, as delivery settles: stale tokens, fresh ones, and repeats of both kinds.
+      const answers = await Promise.all([
+        ...stale.map((item) => q.retry(item, T0 + LEASE + 5_000, { at: T0 + LEASE, status: 503, error: 'HTTP 503' })),
+        ...stale.map((item) => q.deadLetter(item, deadInput())),
+        ...retried.map((item) => q.retry(item, T0 + LEASE + 5_000, { at: T0 + LEASE + 1, status: 429, error: 'HTTP 429' })),
+        ...dead.map((item, i) => q.deadLetter(item, deadInput({ httpStatus: 400 + (i % 3), attempts: 1 + i }))),
+        ...retried.slice(0, 5).map((item) => q.retry(item, T0, { at: T0, status: 500, error: 'again' })),
+        ...dead.slice(0, 5).map((item) => q.deadLetter(item, deadInput())),
+      ]);
+      expect(answers.slice(0, 60).every((a) => a === false)).toBe(true);
+      expect(answers.slice(60, 120).every((a) => a === true)).toBe(true);
+      expect(answers.slice(120).every((a) => a === false)).toBe(true);
+      expect(await q.stats(T0 + LEASE)).toEqual({ d1: { pending: 30, leased: 0, deadLetters: 30, oldestEnqueuedAt: T0 } });
+      // Each row got its own values.
+      const letters = await q.listDeadLetters({ destination: 'd1' });
+      expect(letters.map((l) => [l.id, l.httpStatus, l.attempts])).toEqual(dead.map((item, i) => [item.id, 400 + (i % 3), 1 + i]));
+      expect(await q.claim('d1', 100, T0 + LEASE + 4_999, LEASE)).toEqual([]);
+      const again = await q.claim('d1', 100, T0 + LEASE + 5_000, LEASE);
+      expect(again.map((item) => [item.id, item.attempts, item.firstAttemptAt])).toEqual(retried.map((item) => [item.id, 1, T0 + LEASE + 1]));
+    });
+
     it('schedules retries, counts attempts and keeps the first attempt time', async () => {
       await q.enqueue('web', [ev('x')], opts(T0));
       const [c1] = await q.claim('d1', 1, T0, LEASE);
