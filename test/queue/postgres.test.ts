@@ -37,6 +37,18 @@ if (!unreachable) {
       for (const s of schemas) await dropSchema(s);
     });
 
+    /** Runs `fn` on a queue over a fresh schema (dropped after the run), closing the queue after it. */
+    async function withFreshQueue(fn: (q: PostgresQueue) => Promise<void>): Promise<void> {
+      const schema = nextSchema();
+      schemas.push(schema);
+      const q = await opened(schema);
+      try {
+        await fn(q);
+      } finally {
+        await q.close();
+      }
+    }
+
     it('three servers opening a fresh schema at once migrate it exactly once', async () => {
       const schema = nextSchema();
       schemas.push(schema);
@@ -129,71 +141,56 @@ if (!unreachable) {
     });
 
     it('returns ids as strings and times as numbers, beyond 32 bits', async () => {
-      const schema = nextSchema();
-      schemas.push(schema);
-      const q = await opened(schema);
-      try {
-        const now = 8_640_000_000_000; // far beyond int4, still a safe integer
-        await q.enqueue('web', [{ insertId: null, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] }], {
-          now,
-          dedupWindowMs: 0,
-        });
-        const [item] = await q.claim('d1', 1, now, 1000);
-        expect(typeof item!.id).toBe('string');
-        expect(item!.enqueuedAt).toBe(now);
-        expect(item!.leaseUntil).toBe(now + 1000);
-        expect((await q.stats(now))['d1']).toEqual({ pending: 0, leased: 1, deadLetters: 0, oldestEnqueuedAt: now });
-      } finally {
-        await q.close();
-      }
+      await withFreshQueue(async (q) => {
+      const now = 8_640_000_000_000; // far beyond int4, still a safe integer
+      await q.enqueue('web', [{ insertId: null, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] }], {
+        now,
+        dedupWindowMs: 0,
+      });
+      const [item] = await q.claim('d1', 1, now, 1000);
+      expect(typeof item!.id).toBe('string');
+      expect(item!.enqueuedAt).toBe(now);
+      expect(item!.leaseUntil).toBe(now + 1000);
+      expect((await q.stats(now))['d1']).toEqual({ pending: 0, leased: 1, deadLetters: 0, oldestEnqueuedAt: now });
+      });
     });
 
     it('commits enqueues synchronously and lease bookkeeping asynchronously', async () => {
-      const schema = nextSchema();
-      schemas.push(schema);
-      const q = await opened(schema);
-      try {
-        // The pools are private; the split is what guarantees a 200 means a flushed commit.
-        const pools = q as unknown as { pool: pg.Pool; settlePool: pg.Pool };
-        const setting = async (pool: pg.Pool) => (await pool.query<{ s: string }>("SELECT current_setting('synchronous_commit') AS s")).rows[0]!.s;
-        expect(await setting(pools.settlePool)).toBe('off');
-        const server = await setting(pools.pool);
-        expect(server).not.toBe('off'); // the server's default (on here): enqueue waits for the flush
-      } finally {
-        await q.close();
-      }
+      await withFreshQueue(async (q) => {
+      // The pools are private; the split is what guarantees a 200 means a flushed commit.
+      const pools = q as unknown as { pool: pg.Pool; settlePool: pg.Pool };
+      const setting = async (pool: pg.Pool) => (await pool.query<{ s: string }>("SELECT current_setting('synchronous_commit') AS s")).rows[0]!.s;
+      expect(await setting(pools.settlePool)).toBe('off');
+      const server = await setting(pools.pool);
+      expect(server).not.toBe('off'); // the server's default (on here): enqueue waits for the flush
+      });
     });
 
     it('retries and dead letters made together go to the database as one statement each', async () => {
-      const schema = nextSchema();
-      schemas.push(schema);
-      const q = await opened(schema);
-      try {
-        const T0 = 1_700_000_000_000;
-        await q.enqueue('web', Array.from({ length: 40 }, (_, i) => ({ insertId: `s${i}`, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] })), {
-          now: T0,
-          dedupWindowMs: 0,
-        });
-        const items = await q.claim('d1', 40, T0, 60_000);
-        // The settle pool is private; counting its queries is what shows the batching.
-        const settlePool = (q as unknown as { settlePool: pg.Pool }).settlePool;
-        const sent: string[] = [];
-        const query = settlePool.query.bind(settlePool) as (...args: unknown[]) => Promise<unknown>;
-        (settlePool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
-          sent.push(String(args[0]).trim().split(/\s+/)[0]!);
-          return query(...args);
-        };
-        const dead = { reason: 'rejected' as const, httpStatus: 400, extoleCode: 'x', extoleMessage: 'no', attempts: 1, firstAttemptAt: T0, lastAttemptAt: T0, configRevision: 'rev', request: '{}' };
-        const answers = await Promise.all([
-          ...items.slice(0, 20).map((item) => q.retry(item, T0 + 1000, { at: T0, status: 503, error: 'HTTP 503' })),
-          ...items.slice(20).map((item) => q.deadLetter(item, dead)),
-        ]);
-        expect(answers.every((a) => a === true)).toBe(true);
-        // One UPDATE for the 20 retries, one WITH … DELETE … INSERT for the 20 dead letters.
-        expect(sent.sort()).toEqual(['UPDATE', 'WITH']);
-      } finally {
-        await q.close();
-      }
+      await withFreshQueue(async (q) => {
+      const T0 = 1_700_000_000_000;
+      await q.enqueue('web', Array.from({ length: 40 }, (_, i) => ({ insertId: `s${i}`, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] })), {
+        now: T0,
+        dedupWindowMs: 0,
+      });
+      const items = await q.claim('d1', 40, T0, 60_000);
+      // The settle pool is private; counting its queries is what shows the batching.
+      const settlePool = (q as unknown as { settlePool: pg.Pool }).settlePool;
+      const sent: string[] = [];
+      const query = settlePool.query.bind(settlePool) as (...args: unknown[]) => Promise<unknown>;
+      (settlePool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
+        sent.push(String(args[0]).trim().split(/\s+/)[0]!);
+        return query(...args);
+      };
+      const dead = { reason: 'rejected' as const, httpStatus: 400, extoleCode: 'x', extoleMessage: 'no', attempts: 1, firstAttemptAt: T0, lastAttemptAt: T0, configRevision: 'rev', request: '{}' };
+      const answers = await Promise.all([
+        ...items.slice(0, 20).map((item) => q.retry(item, T0 + 1000, { at: T0, status: 503, error: 'HTTP 503' })),
+        ...items.slice(20).map((item) => q.deadLetter(item, dead)),
+      ]);
+      expect(answers.every((a) => a === true)).toBe(true);
+      // One UPDATE for the 20 retries, one WITH … DELETE … INSERT for the 20 dead letters.
+      expect(sent.sort()).toEqual(['UPDATE', 'WITH']);
+      });
     });
 
     it('validates the schema name before it reaches SQL', () => {
