@@ -142,10 +142,10 @@ if (!unreachable) {
 
     it('returns ids as strings and times as numbers, beyond 32 bits', async () => {
       await withFreshQueue(async (q) => {
-      const now = 8_640_000_000_000; // far beyond int4, still a safe integer
-      await q.enqueue('web', [{ insertId: null, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] }], {
-        now,
-        dedupWindowMs: 0,
+        const now = 8_640_000_000_000; // far beyond int4, still a safe integer
+        await q.enqueue('web', [{ insertId: null, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] }], {
+          now,
+          dedupWindowMs: 0,
       });
       const [item] = await q.claim('d1', 1, now, 1000);
       expect(typeof item!.id).toBe('string');
@@ -157,21 +157,21 @@ if (!unreachable) {
 
     it('commits enqueues synchronously and lease bookkeeping asynchronously', async () => {
       await withFreshQueue(async (q) => {
-      // The pools are private; the split is what guarantees a 200 means a flushed commit.
-      const pools = q as unknown as { pool: pg.Pool; settlePool: pg.Pool };
-      const setting = async (pool: pg.Pool) => (await pool.query<{ s: string }>("SELECT current_setting('synchronous_commit') AS s")).rows[0]!.s;
-      expect(await setting(pools.settlePool)).toBe('off');
-      const server = await setting(pools.pool);
-      expect(server).not.toBe('off'); // the server's default (on here): enqueue waits for the flush
+        // The pools are private; the split is what guarantees a 200 means a flushed commit.
+        const pools = q as unknown as { pool: pg.Pool; settlePool: pg.Pool };
+        const setting = async (pool: pg.Pool) => (await pool.query<{ s: string }>("SELECT current_setting('synchronous_commit') AS s")).rows[0]!.s;
+        expect(await setting(pools.settlePool)).toBe('off');
+        const server = await setting(pools.pool);
+        expect(server).not.toBe('off'); // the server's default (on here): enqueue waits for the flush
       });
     });
 
     it('retries and dead letters made together go to the database as one statement each', async () => {
       await withFreshQueue(async (q) => {
-      const T0 = 1_700_000_000_000;
-      await q.enqueue('web', Array.from({ length: 40 }, (_, i) => ({ insertId: `s${i}`, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] })), {
-        now: T0,
-        dedupWindowMs: 0,
+        const T0 = 1_700_000_000_000;
+        await q.enqueue('web', Array.from({ length: 40 }, (_, i) => ({ insertId: `s${i}`, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] })), {
+          now: T0,
+          dedupWindowMs: 0,
       });
       const items = await q.claim('d1', 40, T0, 60_000);
       // The settle pool is private; counting its queries is what shows the batching.
