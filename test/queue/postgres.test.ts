@@ -146,12 +146,12 @@ if (!unreachable) {
         await q.enqueue('web', [{ insertId: null, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] }], {
           now,
           dedupWindowMs: 0,
-      });
-      const [item] = await q.claim('d1', 1, now, 1000);
-      expect(typeof item!.id).toBe('string');
-      expect(item!.enqueuedAt).toBe(now);
-      expect(item!.leaseUntil).toBe(now + 1000);
-      expect((await q.stats(now))['d1']).toEqual({ pending: 0, leased: 1, deadLetters: 0, oldestEnqueuedAt: now });
+        });
+        const [item] = await q.claim('d1', 1, now, 1000);
+        expect(typeof item!.id).toBe('string');
+        expect(item!.enqueuedAt).toBe(now);
+        expect(item!.leaseUntil).toBe(now + 1000);
+        expect((await q.stats(now))['d1']).toEqual({ pending: 0, leased: 1, deadLetters: 0, oldestEnqueuedAt: now });
       });
     });
 
@@ -172,24 +172,24 @@ if (!unreachable) {
         await q.enqueue('web', Array.from({ length: 40 }, (_, i) => ({ insertId: `s${i}`, event: '{}', deliveries: [{ destination: 'd1', path: '/p', body: '{}' }] })), {
           now: T0,
           dedupWindowMs: 0,
-      });
-      const items = await q.claim('d1', 40, T0, 60_000);
-      // The settle pool is private; counting its queries is what shows the batching.
-      const settlePool = (q as unknown as { settlePool: pg.Pool }).settlePool;
-      const sent: string[] = [];
-      const query = settlePool.query.bind(settlePool) as (...args: unknown[]) => Promise<unknown>;
-      (settlePool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
-        sent.push(String(args[0]).trim().split(/\s+/)[0]!);
-        return query(...args);
-      };
-      const dead = { reason: 'rejected' as const, httpStatus: 400, extoleCode: 'x', extoleMessage: 'no', attempts: 1, firstAttemptAt: T0, lastAttemptAt: T0, configRevision: 'rev', request: '{}' };
-      const answers = await Promise.all([
-        ...items.slice(0, 20).map((item) => q.retry(item, T0 + 1000, { at: T0, status: 503, error: 'HTTP 503' })),
-        ...items.slice(20).map((item) => q.deadLetter(item, dead)),
-      ]);
-      expect(answers.every((a) => a === true)).toBe(true);
-      // One UPDATE for the 20 retries, one WITH … DELETE … INSERT for the 20 dead letters.
-      expect(sent.sort()).toEqual(['UPDATE', 'WITH']);
+        });
+        const items = await q.claim('d1', 40, T0, 60_000);
+        // The settle pool is private; counting its queries is what shows the batching.
+        const settlePool = (q as unknown as { settlePool: pg.Pool }).settlePool;
+        const sent: string[] = [];
+        const query = settlePool.query.bind(settlePool) as (...args: unknown[]) => Promise<unknown>;
+        (settlePool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args: unknown[]) => {
+          sent.push(String(args[0]).trim().split(/\s+/)[0]!);
+          return query(...args);
+        };
+        const dead = { reason: 'rejected' as const, httpStatus: 400, extoleCode: 'x', extoleMessage: 'no', attempts: 1, firstAttemptAt: T0, lastAttemptAt: T0, configRevision: 'rev', request: '{}' };
+        const answers = await Promise.all([
+          ...items.slice(0, 20).map((item) => q.retry(item, T0 + 1000, { at: T0, status: 503, error: 'HTTP 503' })),
+          ...items.slice(20).map((item) => q.deadLetter(item, dead)),
+        ]);
+        expect(answers.every((a) => a === true)).toBe(true);
+        // One UPDATE for the 20 retries, one WITH … DELETE … INSERT for the 20 dead letters.
+        expect(sent.sort()).toEqual(['UPDATE', 'WITH']);
       });
     });
 
