@@ -119,13 +119,7 @@ type Db = pg.Pool | pg.PoolClient;
 /** Rows per settle statement: big enough to amortize the round trip, small enough for one packet train. */
 const MAX_SETTLE_BATCH = 500;
 
-interface PendingComplete {
-  ref: SettleRef;
-  resolve: (owned: boolean) => void;
-  reject: (err: unknown) => void;
-}
-
-/** A `retry` or `deadLetter` call waiting for its batch: the row, its values, and its caller. */
+/** A settle call waiting for its batch: the row, its values, and its caller. */
 interface PendingSettle<V> {
   ref: SettleRef;
   values: V;
@@ -142,9 +136,10 @@ interface RetryValues {
 }
 
 /**
- * Calls of one settle kind that arrive while a statement of that kind is on its way wait for it,
- * then go together in the next one (see `complete`). `send` runs one statement for up to
- * MAX_SETTLE_BATCH of them and answers, per `id token` pair, whether it was settled.
+ * Group commit of one settle kind (`complete`, `retry`, `deadLetter`): calls that arrive while a
+ * statement of that kind is on its way wait for it, then go together in the next one, while a
+ * lone call goes at once. `send` runs one statement for up to MAX_SETTLE_BATCH of them and
+ * answers, per `id token` pair, whether it was settled; each caller gets its own row's answer.
  */
 class SettleBatch<V> {
   private waiting: PendingSettle<V>[] = [];
@@ -211,11 +206,11 @@ export class PostgresQueue implements Queue {
   private readonly t: { deliveries: string; deadLetters: string; dedup: string; migrations: string; schema: string };
   private opened = false;
   private closed = false;
-  /** `complete` calls waiting for the next batched DELETE. */
-  private completeBatch: PendingComplete[] = [];
-  /** The running flush of `completeBatch`, if any. */
-  private completeFlush: Promise<void> | null = null;
-  /** `retry` and `deadLetter` calls, group-committed like `complete`'s. */
+  /** Settle calls, group-committed per kind (see `SettleBatch`). */
+  private readonly completeBatch = new SettleBatch<undefined>('complete', async (items) => {
+    const owned = await this.deleteLeased(items.map((i) => i.ref));
+    return new Set(items.filter((_, k) => owned[k]).map((i) => `${i.ref.id} ${i.ref.leaseToken}`));
+  });
   private readonly retryBatch = new SettleBatch<RetryValues>('retry', (items) => this.retryLeased(items));
   private readonly deadLetterBatch = new SettleBatch<DeadLetterInput & { createdAt: number }>('deadLetter', (items) => this.deadLetterLeased(items));
   /** NOTIFY channel of this schema (LISTEN/NOTIFY channels are database-wide). */
@@ -550,33 +545,12 @@ export class PostgresQueue implements Queue {
   async complete(item: SettleRef): Promise<boolean> {
     if (!isQueueId(item.id)) return this.run('complete', async () => false);
     this.check('complete');
-    return new Promise<boolean>((resolve, reject) => {
-      this.completeBatch.push({ ref: { id: item.id, leaseToken: item.leaseToken }, resolve, reject });
-      this.completeFlush ??= this.flushCompletes();
-    });
+    return this.completeBatch.add(item, undefined);
   }
 
   /** Many rows at once: one statement, one commit (see `Queue.completeMany`). */
   async completeMany(items: SettleRef[]): Promise<boolean[]> {
     return this.run('completeMany', () => this.deleteLeased(items));
-  }
-
-  /** Sends the waiting completions, one batch at a time, until none are left. */
-  private async flushCompletes(): Promise<void> {
-    // Completions made in the same tick as the first join its batch.
-    await Promise.resolve();
-    while (this.completeBatch.length > 0) {
-      const batch = this.completeBatch.splice(0, MAX_SETTLE_BATCH);
-      try {
-        const owned = await this.deleteLeased(batch.map((b) => b.ref));
-        batch.forEach((b, i) => b.resolve(owned[i]!));
-      } catch (err) {
-        const error = unavailable('complete', err);
-        for (const b of batch) b.reject(error);
-      }
-    }
-    // Synchronous with the loop's last check: no completion can slip in between.
-    this.completeFlush = null;
   }
 
   /** DELETE the rows whose lease token still matches; true per item deleted by this call, in order. */
@@ -763,7 +737,7 @@ export class PostgresQueue implements Queue {
     this.unlisten();
     try {
       // Settles already accepted still reach the database.
-      await Promise.all([this.completeFlush, this.retryBatch.flushing, this.deadLetterBatch.flushing]);
+      await Promise.all([this.completeBatch.flushing, this.retryBatch.flushing, this.deadLetterBatch.flushing]);
       await Promise.all([this.pool.end(), this.settlePool.end()]);
     } catch (err) {
       throw unavailable('close', err);

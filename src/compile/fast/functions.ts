@@ -324,7 +324,6 @@ function average(args: any): number | undefined {
   return total / args.length;
 }
 
-
 function keys(arg: any): any {
   let result: any = emptySequence();
   if (Array.isArray(arg)) {
