@@ -706,28 +706,26 @@ function compileBind(node: Node): Evaluator {
   });
 }
 
-/** True when `node` or anything under it reads the clock (`$now()`, `$millis()`): its evaluations then reset `env.timestamp`. */
-export function readsClock(node: unknown): boolean {
-  if (Array.isArray(node)) return node.some(readsClock);
+/** True when `node` or any node under it passes `test` (a walk over the whole AST, at compile time). */
+function someNode(node: unknown, test: (node: Node) => boolean): boolean {
+  if (Array.isArray(node)) return node.some((item) => someNode(item, test));
   if (!isNode(node)) return false;
-  if (node.type === 'function' && isNode(node.procedure) && (node.procedure.value === 'now' || node.procedure.value === 'millis')) return true;
+  if (test(node)) return true;
   for (const key of Object.keys(node)) {
     const value = node[key];
-    if (value !== null && typeof value === 'object' && readsClock(value)) return true;
+    if (value !== null && typeof value === 'object' && someNode(value, test)) return true;
   }
   return false;
 }
 
+/** True when `node` or anything under it reads the clock (`$now()`, `$millis()`): its evaluations then reset `env.timestamp`. */
+export function readsClock(node: unknown): boolean {
+  return someNode(node, (n) => n.type === 'function' && isNode(n.procedure) && (n.procedure.value === 'now' || n.procedure.value === 'millis'));
+}
+
 /** True when `node` or anything under it is a `:=`. */
-export function containsBind(node: unknown): boolean {
-  if (Array.isArray(node)) return node.some(containsBind);
-  if (!isNode(node)) return false;
-  if (node.type === 'bind') return true;
-  for (const key of Object.keys(node)) {
-    const value = node[key];
-    if (value !== null && typeof value === 'object' && containsBind(value)) return true;
-  }
-  return false;
+function containsBind(node: unknown): boolean {
+  return someNode(node, (n) => n.type === 'bind');
 }
 
 /**

@@ -2,14 +2,14 @@
  * Fast path: JSONata AST → synchronous JavaScript closure for a proven-equal subset of
  * JSONata 2.x (paths, literals, operators, conditionals, constructors, filters, blocks with `:=`,
  * `~>` onto a built-in call, and a set of string/number/boolean/time-stamp built-ins, regular
- * expressions included where they take one). Returns undefined for anything outside the subset, and the
- * caller falls back to the jsonata evaluator (which has guardrails).
+ * expressions included where they take one). Returns undefined for anything outside the subset,
+ * and the caller falls back to the jsonata evaluator (which has guardrails).
  *
  * Results equal jsonata's: sequences come back as arrays, "no result" as `undefined`, objects
  * built by the expression have a null prototype (as jsonata's do). Errors are
  * {@link JsonataError}s carrying jsonata's `code`, `message`, `position` and `token`.
  */
-import { checkBinds, compileNode, type Env, FastPathBindingError, newFrame, readsClock, Unsupported } from './compile.js';
+import { checkBinds, compileNode, type Env, FastPathBindingError, newFrame, readsClock } from './compile.js';
 import { isSequence, JsonataError, OUTER_WRAPPER, populateMessage, sequenceOf, type Flagged } from './semantics.js';
 
 export { JsonataError, FastPathBindingError, populateMessage };
@@ -17,25 +17,31 @@ export { JsonataError, FastPathBindingError, populateMessage };
 /** A compiled expression: evaluate against an input document with optional `$name` bindings. */
 export type CompiledJs = (input: unknown, bindings?: Record<string, unknown>) => unknown;
 
+/** The compiled root and what each evaluation must reset; undefined = not in the subset (or not proven). */
+function prepare(ast: unknown): { root: ReturnType<typeof compileNode>; binds: boolean; clock: boolean } | undefined {
+  try {
+    const binds = checkBinds(ast);
+    return { root: compileNode(ast), binds, clock: readsClock(ast) };
+  } catch {
+    // Unsupported, or anything unexpected while compiling: let jsonata evaluate it.
+    return undefined;
+  }
+}
+
+/** One env per compiled expression, refilled per call: evaluation is synchronous and calls no user code, so calls never overlap. */
+function newEnv(): Env {
+  return { root: undefined, bindings: undefined, timestamp: undefined };
+}
+
 /**
  * Compile a parsed JSONata AST (`jsonata(src).ast()`); undefined = not in the subset, use the
  * jsonata evaluator. The AST is only read, never modified.
  */
 export function compileToJs(ast: unknown): CompiledJs | undefined {
-  let root: ReturnType<typeof compileNode>;
-  let binds: boolean;
-  try {
-    binds = checkBinds(ast);
-    root = compileNode(ast);
-  } catch (err) {
-    if (err instanceof Unsupported) return undefined;
-    // Anything unexpected while compiling also means "not proven": let jsonata evaluate it.
-    return undefined;
-  }
-  // One env per compiled expression, refilled per call: evaluation is synchronous and calls no
-  // user code, so a call never overlaps another call of the same expression.
-  const env: Env = { root: undefined, bindings: undefined, timestamp: undefined };
-  const clock = readsClock(ast);
+  const compiled = prepare(ast);
+  if (compiled === undefined) return undefined;
+  const { root, binds, clock } = compiled;
+  const env = newEnv();
   return (input, bindings) => {
     env.root = input;
     if (clock) env.timestamp = undefined;
@@ -69,17 +75,10 @@ export function compileToJsPlain(
   toPlain: (value: unknown, maxLength: number) => unknown,
   maxLength: number,
 ): ((input: unknown) => unknown) | undefined {
-  let root: ReturnType<typeof compileNode>;
-  let binds: boolean;
-  try {
-    binds = checkBinds(ast);
-    root = compileNode(ast);
-  } catch {
-    return undefined; // not in the subset (or not proven): the caller uses jsonata
-  }
-  // One env per compiled expression, refilled per call (see compileToJs).
-  const env: Env = { root: undefined, bindings: undefined, timestamp: undefined };
-  const clock = readsClock(ast);
+  const compiled = prepare(ast);
+  if (compiled === undefined) return undefined;
+  const { root, binds, clock } = compiled;
+  const env = newEnv();
   return (input) => {
     env.root = input;
     if (clock) env.timestamp = undefined;
