@@ -99,7 +99,7 @@ export function compileExpression(
   let run: ((input: unknown) => unknown) | undefined;
   try {
     // Strings, booleans and no result come back as they are; anything else through toPlainJson.
-    run = options.fastPath === false ? undefined : compileToJsPlain(ast, toPlainJsonTop, limits.maxSequenceLength);
+    run = options.fastPath === false ? undefined : compileToJsPlain(ast, toPlainJsonTop, limits.maxSequenceLength, { timeoutMs: limits.timeoutMs });
   } catch {
     // A fast-path compiler gap must never block a valid expression: jsonata still runs it.
     run = undefined;

@@ -106,6 +106,20 @@ describe('compileExpression guardrails (hostile expressions fail fast, never han
     expect(err.message).toMatch(/timeout after 100 milliseconds/);
   });
 
+  it('stops nested lambda loops on the fast path by the time limit (D1012)', async () => {
+    // Quadratic in the event's array: 3,000 items make 9 million lambda calls, seconds of work.
+    const source = '$map(event_properties.items, function($i) { $count($filter(event_properties.items, function($j) { $j.sku = $i.sku })) })';
+    const items = Array.from({ length: 3000 }, (_, i) => ({ sku: `s${i}` }));
+    const input = { ...event, event_properties: { items } };
+    expect(compileExpression(source).sync).toBe(true);
+    // D1012 comes only from the guard: the loop itself would finish, with a result.
+    const err = await failure(source, input, { timeoutMs: 20 });
+    expect(err.jsonataCode).toBe('D1012');
+    expect(err.message).toMatch(/timeout after 20 milliseconds/);
+    // The same expression on a small array answers as jsonata does.
+    expect(await compileExpression(source, { timeoutMs: 20 }).evaluate(event)).toEqual([1, 1]);
+  });
+
   it('rejects the unparenthesized form as a syntax error at compile time', () => {
     expect(() => compileExpression('$inf := function(){$inf()}; $inf()')).toThrow(MappingError);
   });

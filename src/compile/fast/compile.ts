@@ -8,7 +8,7 @@
  * uses the jsonata evaluator (with its guardrails) instead.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { BUILTINS, JSONATA_ENVIRONMENT_NAMES, MAX_ARGUMENTS, REGEX_BUILTINS, regexMatcher } from './functions.js';
+import { BUILTINS, type FastLambda, HIGHER_ORDER, JSONATA_ENVIRONMENT_NAMES, MAX_ARGUMENTS, REGEX_BUILTINS, regexMatcher } from './functions.js';
 import { typeBit } from './signature.js';
 import {
   annotate,
@@ -42,7 +42,15 @@ export interface Env {
   bindings: Record<string, unknown> | undefined;
   /** The evaluation's clock for `$now()` and `$millis()`: read once, at the first of them (jsonata reads it as evaluation starts). */
   timestamp?: number;
+  /**
+   * The time limit (jsonata's `timeout` guardrail, D1012) for an expression that calls lambdas:
+   * when the evaluation started (ms) and how many lambda calls it made (checked every 64).
+   */
+  timeLimit?: { startedAt: number; limitMs: number; calls: number };
 }
+
+/** Lambda calls between two looks at the clock (nested ones can make millions per evaluation). */
+const CALLS_PER_TIME_CHECK = 64;
 
 /** A compiled node: jsonata's `evaluate(expr, input, env)` for one expression. */
 export type Evaluator = (input: any, env: Env) => any;
@@ -108,6 +116,7 @@ function isNode(value: unknown): value is Node {
 /** Compiles one expression node (jsonata's `evaluate`). */
 export function compileNode(node: unknown, opts: { step?: boolean } = {}): Evaluator {
   if (!isNode(node)) throw new Unsupported('malformed node');
+  if (node.type === 'lambda' && node.thunk === true && !opts.step) return compileTailCall(node);
   checkKeys(node, opts.step ? ['stages'] : []);
   const core = compileCore(node);
   const filters: Array<(input: any, env: Env) => any> = [];
@@ -723,6 +732,11 @@ export function readsClock(node: unknown): boolean {
   return someNode(node, (n) => n.type === 'function' && isNode(n.procedure) && (n.procedure.value === 'now' || n.procedure.value === 'millis'));
 }
 
+/** True when `node` or anything under it is a lambda (its evaluations then keep the time limit). */
+export function callsLambdas(node: unknown): boolean {
+  return someNode(node, (n) => n.type === 'lambda');
+}
+
 /** True when `node` or anything under it is a `:=`. */
 function containsBind(node: unknown): boolean {
   return someNode(node, (n) => n.type === 'bind');
@@ -908,7 +922,16 @@ function compileApply(node: Node): Evaluator {
 }
 
 /** A call of a built-in; with `context` (the left side of `~>`), that value comes first. */
-function compileFunction(node: Node, context?: Evaluator): Evaluator {
+/**
+ * How a call is made. `tail`: the call is a lambda body's tail call, which jsonata's parser turns
+ * into a thunk that `apply` runs after the body returns: its result is not unwrapped, an error
+ * takes the procedure's position, and a context argument (`-`) comes from the lambda's caller.
+ */
+interface CallMode {
+  tail?: { procedurePosition: number | undefined; context: 'null' | 'lambda-input' };
+}
+
+function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): Evaluator {
   const procedure = node.procedure;
   if (!isNode(procedure) || procedure.type !== 'variable' || typeof procedure.value !== 'string') {
     throw new Unsupported('call of a computed function');
@@ -924,26 +947,54 @@ function compileFunction(node: Node, context?: Evaluator): Evaluator {
   const builtin = BUILTINS.get(name);
   if (builtin === undefined) throw new Unsupported(`function $${name}`);
   const argNodes = asArray(node.arguments);
-  // A regex literal is a function value to jsonata: only these built-ins take one here.
-  const args = argNodes.map((arg) => (isNode(arg) && arg.type === 'regex' ? compileRegexArgument(arg, name) : compileNode(arg)));
+  const higherOrder = HIGHER_ORDER.get(name);
+  const lambdaIndex = higherOrder === undefined ? -1 : higherOrder.lambdaIndex - (context === undefined ? 0 : 1);
+  const args = argNodes.map((arg, index) => {
+    // A regex literal is a function value to jsonata: only these built-ins take one here.
+    if (isNode(arg) && arg.type === 'regex') return compileRegexArgument(arg, name);
+    if (index === lambdaIndex) {
+      if (!isNode(arg) || arg.type !== 'lambda' || arg.thunk === true) throw new Unsupported(`$${name} with a function that is not a lambda written in the call`);
+      // evaluateFunction hands a function argument to the built-in wrapped in a closure that
+      // applies it without a context; a tail call's arguments go unwrapped (see compileLambdaArgument).
+      return compileLambdaArgument(arg, mode.tail === undefined ? 'null' : 'lambda-input');
+    }
+    return compileNode(arg);
+  });
   if (context !== undefined) args.unshift(context);
+  if (higherOrder !== undefined && (args.length < higherOrder.minArgs || args.length > higherOrder.maxArgs)) {
+    throw new Unsupported(`$${name} with ${args.length} arguments`);
+  }
   const maxArguments = MAX_ARGUMENTS.get(name);
   if (maxArguments !== undefined && args.length > maxArguments) throw new Unsupported(`$${name} with ${args.length} arguments`);
   const position = node.position;
   const { validate, implementation, exactArity, plainResult } = builtin;
+  const tail = mode.tail;
 
   // jsonata's applyInner / evaluateFunction: the call's position, the function's name as token.
-  const annotateCall = (err: unknown): void => {
-    if (err !== null && typeof err === 'object') {
-      const e = err as { position?: unknown; token?: unknown };
-      if (position || !e.position) e.position = position;
-      if (!e.token) e.token = name;
-    }
-  };
+  // A tail call is applied by apply's trampoline instead: the procedure's position, the name only
+  // when the error has no token yet.
+  const annotateCall =
+    tail === undefined
+      ? (err: unknown): void => {
+          if (err !== null && typeof err === 'object') {
+            const e = err as { position?: unknown; token?: unknown };
+            if (position || !e.position) e.position = position;
+            if (!e.token) e.token = name;
+          }
+        }
+      : (err: unknown): void => {
+          if (err !== null && typeof err === 'object') {
+            const e = err as { position?: unknown; token?: unknown };
+            if (e.token === undefined) e.token = name;
+            e.position = tail.procedurePosition || e.position;
+          }
+        };
   /** The general call: validate (and coerce) the evaluated arguments as jsonata does. */
   const callValidated = (evaluated: any[], input: any): any => {
     try {
-      return implementation(...validate(evaluated, input));
+      // A tail call's context argument is apply's input: none through evaluateFunction's
+      // closure, the lambda's own input when the lambda itself came unwrapped.
+      return implementation(...validate(evaluated, tail === undefined || tail.context === 'lambda-input' ? input : null));
     } catch (err) {
       annotateCall(err);
       throw err;
@@ -1011,6 +1062,24 @@ function compileFunction(node: Node, context?: Evaluator): Evaluator {
         throw err;
       }
     };
+  } else if (higherOrder !== undefined && name !== 'sift' && name !== 'each') {
+    // `<af…>`: an array (or nothing) and the lambda pass validation unchanged; anything else
+    // (a single value to wrap in an array, an object for `$reduce`'s `j`) is validated.
+    call = (input, env) => {
+      if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
+        return callShadowed(env.bindings[name], name, args, input, env, position);
+      }
+      const evaluated = new Array(args.length);
+      for (let i = 0; i < args.length; i++) evaluated[i] = args[i](input, env);
+      const a0 = evaluated[0];
+      if ((a0 !== undefined && !Array.isArray(a0)) || args.length > 2) return callValidated(evaluated, input);
+      try {
+        return implementation(a0, evaluated[1]);
+      } catch (err) {
+        annotateCall(err);
+        throw err;
+      }
+    };
   } else {
     call = (input, env) => {
       if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
@@ -1021,7 +1090,121 @@ function compileFunction(node: Node, context?: Evaluator): Evaluator {
       return callValidated(evaluated, input);
     };
   }
-  return plainResult ? normalized(call) : call;
+  // A tail call's result is what the lambda returns, as it is (apply does not unwrap it).
+  return plainResult || tail !== undefined ? normalized(call) : call;
+}
+
+/** While a lambda body is compiled: how its caller applies it (for its tail calls), else undefined. */
+let lambdaBody: { context: 'null' | 'lambda-input' } | undefined;
+
+/**
+ * A lambda literal as the function argument of a higher-order built-in (jsonata's evaluateLambda
+ * and applyProcedure): each evaluation makes a {@link FastLambda} holding the input and the
+ * variables of the moment; each call binds the parameters (all of them, a missing argument as
+ * undefined) in a frame of their own over those variables and evaluates the body there, in that
+ * input. A lambda with a signature is refused. `context` says what a tail call in the body gets
+ * as its context argument (see compileFunction).
+ */
+function compileLambdaArgument(node: Node, context: 'null' | 'lambda-input'): Evaluator {
+  for (const key of Object.keys(node)) {
+    if (node[key] === undefined) continue;
+    if (key !== 'type' && key !== 'arguments' && key !== 'body' && key !== 'position') throw new Unsupported(`lambda with ${key}`);
+  }
+  const params = asArray(node.arguments).map((param) => {
+    if (!isNode(param) || param.type !== 'variable' || typeof param.value !== 'string') throw new Unsupported('malformed lambda parameter');
+    for (const key of Object.keys(param)) {
+      if (param[key] !== undefined && key !== 'type' && key !== 'value' && key !== 'position') throw new Unsupported(`lambda parameter with ${key}`);
+    }
+    if (param.value === '' || param.value === '$') throw new Unsupported('lambda parameter $ or $$');
+    return param.value as string;
+  });
+  checkTailChain(node.body);
+  const outer = lambdaBody;
+  lambdaBody = { context };
+  let body: Evaluator;
+  try {
+    body = compileNode(node.body);
+  } finally {
+    lambdaBody = outer;
+  }
+  const arity = params.length;
+  return (input, env) => {
+    const captured = env.bindings;
+    const lambda: FastLambda = {
+      _jsonata_lambda: true,
+      arity,
+      invoke(args) {
+        const limit = env.timeLimit;
+        if (limit !== undefined && ++limit.calls % CALLS_PER_TIME_CHECK === 0 && Date.now() - limit.startedAt > limit.limitMs) {
+          throw new JsonataError('D1012', { value: limit.limitMs });
+        }
+        const caller = env.bindings;
+        const frame = newFrame(captured);
+        for (let i = 0; i < arity; i++) frame[params[i]!] = args[i];
+        env.bindings = frame;
+        try {
+          return body(input, env);
+        } finally {
+          env.bindings = caller;
+        }
+      },
+    };
+    return lambda;
+  };
+}
+
+/**
+ * The nodes between a lambda body and its tail calls (jsonata's tailCallOptimize goes through
+ * conditions and the last expression of blocks): a thunk passes through their evaluation as a
+ * value, so one with a predicate, grouping or keepArray on the way would filter or wrap the
+ * thunk itself. Not modelled: refused.
+ */
+function checkTailChain(node: unknown): void {
+  if (!isNode(node)) return;
+  const decorated = node.predicate !== undefined || node.group !== undefined || node.keepArray === true || node.stages !== undefined;
+  if (node.type === 'condition') {
+    if (decorated && (isThunk(node.then) || isThunk(node.else) || hasTailThunk(node))) throw new Unsupported('tail call under a decorated condition');
+    checkTailChain(node.then);
+    checkTailChain(node.else);
+  } else if (node.type === 'block' && Array.isArray(node.expressions) && node.expressions.length > 0) {
+    if (decorated && hasTailThunk(node)) throw new Unsupported('tail call under a decorated block');
+    checkTailChain(node.expressions[node.expressions.length - 1]);
+  }
+}
+
+function isThunk(node: unknown): boolean {
+  return isNode(node) && node.type === 'lambda' && node.thunk === true;
+}
+
+/** True when a thunk sits at a tail position under `node` (through conditions and blocks). */
+function hasTailThunk(node: unknown): boolean {
+  if (!isNode(node)) return false;
+  if (isThunk(node)) return true;
+  if (node.type === 'condition') return hasTailThunk(node.then) || hasTailThunk(node.else);
+  if (node.type === 'block' && Array.isArray(node.expressions) && node.expressions.length > 0) return hasTailThunk(node.expressions[node.expressions.length - 1]);
+  return false;
+}
+
+/**
+ * A tail call in a lambda body: jsonata's parser wraps it in a thunk lambda, which the body
+ * returns and `apply` then runs (its trampoline). Only a call of a supported built-in, in a
+ * lambda body this compiler accepted, is compiled; see CallMode for what differs from a call.
+ */
+function compileTailCall(node: Node): Evaluator {
+  if (lambdaBody === undefined) throw new Unsupported('a thunk outside a lambda body');
+  for (const key of Object.keys(node)) {
+    if (node[key] === undefined) continue;
+    if (key !== 'type' && key !== 'thunk' && key !== 'arguments' && key !== 'body' && key !== 'position') throw new Unsupported(`thunk with ${key}`);
+  }
+  if (asArray(node.arguments).length !== 0) throw new Unsupported('thunk with parameters');
+  const call = node.body;
+  if (!isNode(call) || call.type !== 'function') throw new Unsupported('thunk of something other than a call');
+  checkKeys(call);
+  if (call.predicate !== undefined || call.group !== undefined || call.keepArray === true) throw new Unsupported('decorated tail call');
+  const procedure = call.procedure;
+  if (!isNode(procedure) || procedure.type !== 'variable') throw new Unsupported('tail call of a computed function');
+  if (procedure.value === 'now' || procedure.value === 'millis') throw new Unsupported('tail call of the clock');
+  return compileFunction(call, undefined, { tail: { procedurePosition: procedure.position, context: lambdaBody.context } });
 }
 
 /**

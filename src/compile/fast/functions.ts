@@ -460,8 +460,124 @@ function urlFunction(functionName: string, transform: (str: string) => string): 
   };
 }
 
-/** Built-ins that may return a jsonata sequence (from their input or built with emptySequence). */
-const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'distinct', 'match']);
+/**
+ * A lambda literal given to a higher-order built-in (`$map(items, function($v) { … })`), as the
+ * fast path compiles it: `invoke` binds the parameters in a frame of their own and evaluates the
+ * body in the lambda's context. `arity` is its number of parameters (jsonata's getFunctionArity),
+ * which decides how many arguments the built-in passes. `_jsonata_lambda` makes it a function to
+ * signature checks, as jsonata's own lambdas are.
+ */
+export interface FastLambda {
+  readonly _jsonata_lambda: true;
+  readonly arity: number;
+  invoke(args: unknown[]): unknown;
+}
+
+/** jsonata's hofFuncArgs: the value always, the index and the whole array only if the function takes them. */
+function hofFuncArgs(func: FastLambda, arg1: unknown, arg2: unknown, arg3: unknown): unknown[] {
+  const args = [arg1];
+  if (func.arity >= 2) args.push(arg2);
+  if (func.arity >= 3) args.push(arg3);
+  return args;
+}
+
+function map(arr: any, func: FastLambda): unknown {
+  if (arr === undefined) return undefined;
+  const result = emptySequence();
+  for (let i = 0; i < arr.length; i++) {
+    const res = func.invoke(hofFuncArgs(func, arr[i], i, arr));
+    if (res !== undefined) result.push(res);
+  }
+  return result;
+}
+
+function filter(arr: any, func: FastLambda): unknown {
+  if (arr === undefined) return undefined;
+  const result = emptySequence();
+  for (let i = 0; i < arr.length; i++) {
+    const entry = arr[i];
+    if (toBoolean(func.invoke(hofFuncArgs(func, entry, i, arr)))) result.push(entry);
+  }
+  return result;
+}
+
+function single(arr: any, func: FastLambda | undefined): unknown {
+  if (arr === undefined) return undefined;
+  let hasFoundMatch = false;
+  let result: unknown;
+  for (let i = 0; i < arr.length; i++) {
+    const entry = arr[i];
+    const positiveResult = func === undefined ? true : toBoolean(func.invoke(hofFuncArgs(func, entry, i, arr)));
+    if (positiveResult) {
+      if (hasFoundMatch) throw new JsonataError('D3138', { index: i });
+      result = entry;
+      hasFoundMatch = true;
+    }
+  }
+  if (!hasFoundMatch) throw new JsonataError('D3139');
+  return result;
+}
+
+/** jsonata's foldLeft (`$reduce`). */
+function foldLeft(sequence: any, func: FastLambda, init: unknown): unknown {
+  if (sequence === undefined) return undefined;
+  if (func.arity < 2) throw new JsonataError('D3050', { index: 1 });
+  let result: unknown;
+  let index: number;
+  if (init === undefined && sequence.length > 0) {
+    result = sequence[0];
+    index = 1;
+  } else {
+    result = init;
+    index = 0;
+  }
+  while (index < sequence.length) {
+    const args = [result, sequence[index]];
+    if (func.arity >= 3) args.push(index);
+    if (func.arity >= 4) args.push(sequence);
+    result = func.invoke(args);
+    index++;
+  }
+  return result;
+}
+
+function sift(arg: any, func: FastLambda): unknown {
+  let result: Record<string, unknown> | undefined = Object.create(null) as Record<string, unknown>;
+  for (const item of keysOf(arg)) {
+    const entry = arg[item];
+    if (toBoolean(func.invoke(hofFuncArgs(func, entry, item, arg)))) result[item] = entry;
+  }
+  // empty objects become undefined
+  if (keysOf(result).length === 0) result = undefined;
+  return result;
+}
+
+function each(obj: any, func: FastLambda): unknown {
+  const result = emptySequence();
+  for (const key of keysOf(obj)) {
+    const val = func.invoke(hofFuncArgs(func, obj[key], key, obj));
+    if (val !== undefined) result.push(val);
+  }
+  return result;
+}
+
+/**
+ * Higher-order built-ins: which argument (after a `~>` context) must be a lambda literal, and how
+ * many arguments a call may have. Only a lambda written in the call is accepted there (a variable
+ * holding a function, or a built-in named as a value, is not modelled), so the implementations
+ * above only ever receive a {@link FastLambda}.
+ */
+export const HIGHER_ORDER: ReadonlyMap<string, { lambdaIndex: number; minArgs: number; maxArgs: number }> = new Map([
+  ['map', { lambdaIndex: 1, minArgs: 2, maxArgs: 2 }],
+  ['filter', { lambdaIndex: 1, minArgs: 2, maxArgs: 2 }],
+  ['single', { lambdaIndex: 1, minArgs: 2, maxArgs: 2 }],
+  ['reduce', { lambdaIndex: 1, minArgs: 2, maxArgs: 3 }],
+  ['sift', { lambdaIndex: 1, minArgs: 2, maxArgs: 2 }],
+  ['each', { lambdaIndex: 1, minArgs: 2, maxArgs: 2 }],
+]);
+
+/** Built-ins that may return a jsonata sequence (from their input, built with emptySequence, or a lambda's raw result). */
+const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'distinct', 'match', ...HIGHER_ORDER.keys()]);
 
 /** Built-ins that take a regex literal (as a matcher function) where jsonata's signature has `f`. */
 export const REGEX_BUILTINS: ReadonlySet<string> = new Set(['replace', 'contains', 'split', 'match']);
@@ -530,6 +646,12 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['reverse', define('<a:a>', reverse)],
   ['type', define('<x:s>', typeOf)],
   ['distinct', define('<x:x>', distinct)],
+  ['map', define('<af>', map)],
+  ['filter', define('<af>', filter)],
+  ['single', define('<af?>', single)],
+  ['reduce', define('<afj?:j>', foldLeft)],
+  ['sift', define('<o-f?:o>', sift)],
+  ['each', define('<o-f:a>', each)],
 ]);
 for (const [name, builtin] of BUILTINS) (builtin as BuiltinFunction).plainResult = !MAY_RETURN_SEQUENCE.has(name);
 

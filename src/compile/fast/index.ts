@@ -1,15 +1,16 @@
 /**
  * Fast path: JSONata AST → synchronous JavaScript closure for a proven-equal subset of
  * JSONata 2.x (paths, literals, operators, conditionals, constructors, filters, blocks with `:=`,
- * `~>` onto a built-in call, and a set of string/number/boolean/time-stamp built-ins, regular
- * expressions included where they take one). Returns undefined for anything outside the subset,
+ * `~>` onto a built-in call, lambdas written as the function of a higher-order built-in, and a
+ * set of string/number/boolean/time-stamp built-ins, regular expressions included where they
+ * take one). Returns undefined for anything outside the subset,
  * and the caller falls back to the jsonata evaluator (which has guardrails).
  *
  * Results equal jsonata's: sequences come back as arrays, "no result" as `undefined`, objects
  * built by the expression have a null prototype (as jsonata's do). Errors are
  * {@link JsonataError}s carrying jsonata's `code`, `message`, `position` and `token`.
  */
-import { checkBinds, compileNode, type Env, FastPathBindingError, newFrame, readsClock } from './compile.js';
+import { callsLambdas, checkBinds, compileNode, type Env, FastPathBindingError, newFrame, readsClock } from './compile.js';
 import { isSequence, JsonataError, OUTER_WRAPPER, populateMessage, sequenceOf, type Flagged } from './semantics.js';
 
 export { JsonataError, FastPathBindingError, populateMessage };
@@ -18,10 +19,10 @@ export { JsonataError, FastPathBindingError, populateMessage };
 export type CompiledJs = (input: unknown, bindings?: Record<string, unknown>) => unknown;
 
 /** The compiled root and what each evaluation must reset; undefined = not in the subset (or not proven). */
-function prepare(ast: unknown): { root: ReturnType<typeof compileNode>; binds: boolean; clock: boolean } | undefined {
+function prepare(ast: unknown): { root: ReturnType<typeof compileNode>; binds: boolean; clock: boolean; lambdas: boolean } | undefined {
   try {
     const binds = checkBinds(ast);
-    return { root: compileNode(ast), binds, clock: readsClock(ast) };
+    return { root: compileNode(ast), binds, clock: readsClock(ast), lambdas: callsLambdas(ast) };
   } catch {
     // Unsupported, or anything unexpected while compiling: let jsonata evaluate it.
     return undefined;
@@ -30,21 +31,40 @@ function prepare(ast: unknown): { root: ReturnType<typeof compileNode>; binds: b
 
 /** One env per compiled expression, refilled per call: evaluation is synchronous and calls no user code, so calls never overlap. */
 function newEnv(): Env {
-  return { root: undefined, bindings: undefined, timestamp: undefined };
+  return { root: undefined, bindings: undefined, timestamp: undefined, timeLimit: undefined };
+}
+
+/**
+ * Time limit per evaluation, in ms, for expressions that call lambdas (jsonata's `timeout`
+ * guardrail, error D1012): nested `$map`/`$filter` calls can loop over an event's arrays
+ * millions of times. 0 or undefined: none. The rest of the subset runs in time linear in its
+ * input and needs none.
+ */
+export interface FastPathLimits {
+  timeoutMs?: number;
+}
+
+/** Starts the evaluation's time limit, when the expression has lambdas and a limit is set. */
+function startTimeLimit(env: Env, lambdas: boolean, limits: FastPathLimits): void {
+  if (!lambdas || limits.timeoutMs === undefined || limits.timeoutMs <= 0) return;
+  const limit = (env.timeLimit ??= { startedAt: 0, limitMs: limits.timeoutMs, calls: 0 });
+  limit.startedAt = Date.now();
+  limit.calls = 0;
 }
 
 /**
  * Compile a parsed JSONata AST (`jsonata(src).ast()`); undefined = not in the subset, use the
  * jsonata evaluator. The AST is only read, never modified.
  */
-export function compileToJs(ast: unknown): CompiledJs | undefined {
+export function compileToJs(ast: unknown, limits: FastPathLimits = {}): CompiledJs | undefined {
   const compiled = prepare(ast);
   if (compiled === undefined) return undefined;
-  const { root, binds, clock } = compiled;
+  const { root, binds, clock, lambdas } = compiled;
   const env = newEnv();
   return (input, bindings) => {
     env.root = input;
     if (clock) env.timestamp = undefined;
+    startTimeLimit(env, lambdas, limits);
     // A `:=` binds into the evaluation's frame (jsonata's exec_env), never into the caller's object.
     env.bindings = binds ? newFrame(bindings) : bindings;
     let context: unknown = input;
@@ -74,14 +94,16 @@ export function compileToJsPlain(
   ast: unknown,
   toPlain: (value: unknown, maxLength: number) => unknown,
   maxLength: number,
+  limits: FastPathLimits = {},
 ): ((input: unknown) => unknown) | undefined {
   const compiled = prepare(ast);
   if (compiled === undefined) return undefined;
-  const { root, binds, clock } = compiled;
+  const { root, binds, clock, lambdas } = compiled;
   const env = newEnv();
   return (input) => {
     env.root = input;
     if (clock) env.timestamp = undefined;
+    startTimeLimit(env, lambdas, limits);
     if (binds) env.bindings = newFrame(undefined);
     let result: unknown;
     if (Array.isArray(input) && !isSequence(input)) {

@@ -190,6 +190,27 @@ const EXPRESSIONS = [
   '$formatNumber(event_properties.qty, "000")',
   '$formatNumber(event_properties.revenue, "#,##0.00;(#,##0.00)")',
   'event_properties.revenue ~> $formatNumber("0.0e0")',
+  // lambdas given to higher-order built-ins
+  '$map(event_properties.items, function($v) { $v.sku })',
+  '$map(event_properties.items, function($v, $i) { $string($i) & ":" & $v.sku })',
+  '$map(event_properties.items, function($v, $i, $a) { $count($a) - $i })',
+  'event_properties.items ~> $map(function($v) { $uppercase($v.sku) })',
+  '$map(event_properties.tags, function($t) { $t = "a" ? $uppercase($t) : ($x := $t & $t; $x) })',
+  '$map(event_properties.items, function($v) { $v.tags })',
+  '$map(event_properties.items, function($v) { $append($v.tags, []) })',
+  '$map(event_properties.items, function($v) { $filter($v.tags, function($t) { $t != "a" }) })',
+  '$map(event_properties.items, function($v) { $string() })',
+  '$map(event_properties.items, function() { event_type })',
+  '$filter(event_properties.items, function($v) { $v.price > 10 }).sku',
+  '$filter(event_properties.items, function($v, $i) { $i > 0 })[0].name',
+  '$reduce(event_properties.items.price, function($acc, $p) { $acc + $p })',
+  '$reduce(event_properties.items, function($acc, $v, $i) { $acc & $i & $v.sku }, "")',
+  '$reduce(event_properties.items.qty, function($acc) { $acc })',
+  '$single(event_properties.items, function($v) { $v.sku = "A-1" }).price',
+  '$sift(event_properties, function($v, $k) { $k != "extra" and $exists($v) })',
+  '$each(user_properties, function($v, $k) { $k & "=" & $string($v) })',
+  '$sum($map(event_properties.items, function($v) { $v.price * $v.qty }))',
+  '($rate := 2; $map(event_properties.items.qty, function($q) { $q * $rate }))',
 ];
 
 const text = fc.oneof(
@@ -348,6 +369,14 @@ describe('fast path: differential against jsonata', () => {
       ['$formatBase(event_properties.qty, 40)', { event_properties: { qty: 5 } }],
       ['$decodeUrlComponent(event_type)', { event_type: '%E0%A4%A' }],
       ['$encodeUrl(event_type)', { event_type: '\uD800' }],
+      ['$map(event_properties.items, function($v) { $v.price + 1 })', { event_properties: { items: [{ price: 'x' }] } }],
+      ['$map(event_properties.items, function($v) { $uppercase($v.price) })', { event_properties: { items: [{ price: 1 }] } }],
+      ['$map(event_properties.items, function($v) { $uppercase() })', { event_properties: { items: [{ price: 1 }] } }],
+      ['$map(event_properties.items, function($v) { $filter($v, function($w) { $w.price + 1 }) })', { event_properties: { items: [{ price: 'x' }] } }],
+      ['$reduce(event_properties.items, function($a) { $a })', { event_properties: { items: [1, 2] } }],
+      ['$single(event_properties.items, function($v) { $v > 0 })', { event_properties: { items: [1, 2] } }],
+      ['$single(event_properties.items, function($v) { $v > 5 })', { event_properties: { items: [1, 2] } }],
+      ['$sift(event_type, function($v) { $v })', { event_type: 'Sign Up' }],
     ];
     for (const [expr, input] of cases) {
       const reference = jsonata(expr);
@@ -544,8 +573,17 @@ describe('fast path: differential against jsonata', () => {
 
 describe('fast path: constructs outside the subset fall back', () => {
   const OUTSIDE = [
-    '$map(items, function($v) { $v.sku })',
     'function($x) { $x * 2 }',
+    '$map(items, $uppercase)',
+    '($f := function($v) { $v }; $map(items, $f))',
+    '$map(items, function($v)<n:n> { $v })',
+    '$map(items, function($v) { function($w) { $w } })',
+    '$map(items, function($v) { $f($v) })',
+    '$map(items, function($v) { $now() })',
+    '$map(items, function($v) { ($uppercase($v))[0] })',
+    '$map(items)',
+    '$sift(function($v) { $v })',
+    '$sort(items, function($l, $r) { $l > $r })',
     '/ord/i',
     '$uppercase(/a/)',
     '$join(event_properties.tags, /,/)',
