@@ -7,6 +7,7 @@
 import {
   append,
   emptySequence,
+  isArrayOfNumbers,
   isDeepEqual,
   isFunction,
   isNumeric,
@@ -562,6 +563,49 @@ function each(obj: any, func: FastLambda): unknown {
 }
 
 /**
+ * jsonata's `$sort`: a merge sort that moves the right item first whenever the comparator's
+ * answer is truthy (JavaScript truthiness, as jsonata's `if (await comp(…))`); without a
+ * comparator, numbers or strings only (D3070), compared with `>`. The merge is a loop here, not
+ * jsonata's recursion (which its awaits keep off the stack), making the same comparisons in the
+ * same order.
+ */
+function sort(arr: any, comparator: FastLambda | undefined): unknown {
+  if (arr === undefined) return undefined;
+  if (arr.length <= 1) return arr;
+  let comp: (a: unknown, b: unknown) => unknown;
+  if (comparator === undefined) {
+    if (!isArrayOfNumbers(arr) && !isArrayOfStrings(arr)) throw new JsonataError('D3070', { index: 1 });
+    comp = (a: any, b: any) => a > b;
+  } else {
+    comp = (a, b) => comparator.invoke([a, b]);
+  }
+  const merge = (left: unknown[], right: unknown[]): unknown[] => {
+    const result: unknown[] = [];
+    let l = 0;
+    let r = 0;
+    while (l < left.length && r < right.length) {
+      if (comp(left[l], right[r])) result.push(right[r++]);
+      else result.push(left[l++]);
+    }
+    while (l < left.length) result.push(left[l++]);
+    while (r < right.length) result.push(right[r++]);
+    return result;
+  };
+  const msort = (array: unknown[]): unknown[] => {
+    if (array.length <= 1) return array;
+    const middle = Math.floor(array.length / 2);
+    const left = msort(array.slice(0, middle));
+    const right = msort(array.slice(middle));
+    return merge(left, right);
+  };
+  return msort(arr);
+}
+
+function isArrayOfStrings(arg: any): boolean {
+  return Array.isArray(arg) && arg.filter((item) => typeof item !== 'string').length === 0;
+}
+
+/**
  * Higher-order built-ins: which argument (after a `~>` context) must be a lambda literal, and how
  * many arguments a call may have. Only a lambda written in the call is accepted there (a variable
  * holding a function, or a built-in named as a value, is not modelled), so the implementations
@@ -570,7 +614,8 @@ function each(obj: any, func: FastLambda): unknown {
 export const HIGHER_ORDER: ReadonlyMap<string, { lambdaIndex: number; minArgs: number; maxArgs: number }> = new Map([
   ['map', { lambdaIndex: 1, minArgs: 2, maxArgs: 2 }],
   ['filter', { lambdaIndex: 1, minArgs: 2, maxArgs: 2 }],
-  ['single', { lambdaIndex: 1, minArgs: 2, maxArgs: 2 }],
+  ['single', { lambdaIndex: 1, minArgs: 1, maxArgs: 2 }],
+  ['sort', { lambdaIndex: 1, minArgs: 1, maxArgs: 2 }],
   ['reduce', { lambdaIndex: 1, minArgs: 2, maxArgs: 3 }],
   ['sift', { lambdaIndex: 1, minArgs: 2, maxArgs: 2 }],
   ['each', { lambdaIndex: 1, minArgs: 2, maxArgs: 2 }],
@@ -652,6 +697,7 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['reduce', define('<afj?:j>', foldLeft)],
   ['sift', define('<o-f?:o>', sift)],
   ['each', define('<o-f:a>', each)],
+  ['sort', define('<af?:a>', sort)],
 ]);
 for (const [name, builtin] of BUILTINS) (builtin as BuiltinFunction).plainResult = !MAY_RETURN_SEQUENCE.has(name);
 

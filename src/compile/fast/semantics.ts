@@ -131,6 +131,7 @@ const MESSAGES: Record<string, string> = {
   D3050: 'The second argument of reduce function must be a function with at least two arguments',
   D3138: 'The $single() function expected exactly 1 matching result.  Instead it matched more.',
   D3139: 'The $single() function expected exactly 1 matching result.  Instead it matched 0.',
+  D3070: 'The single argument form of the sort function can only be applied to an array of strings or an array of numbers.  Use the second argument to specify a comparison function',
   D3100: 'The radix of the formatBase function must be between 2 and 36.  It was given {{value}}',
   D3110: 'The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {{value}}',
   D3137: '{{{message}}}',

@@ -211,6 +211,10 @@ const EXPRESSIONS = [
   '$each(user_properties, function($v, $k) { $k & "=" & $string($v) })',
   '$sum($map(event_properties.items, function($v) { $v.price * $v.qty }))',
   '($rate := 2; $map(event_properties.items.qty, function($q) { $q * $rate }))',
+  '$sort(event_properties.items, function($l, $r) { $l.price > $r.price }).sku',
+  '$sort(event_properties.items.qty)',
+  '$sort(event_properties.tags)',
+  '$single(event_properties.tags)',
 ];
 
 const text = fc.oneof(
@@ -377,6 +381,8 @@ describe('fast path: differential against jsonata', () => {
       ['$single(event_properties.items, function($v) { $v > 0 })', { event_properties: { items: [1, 2] } }],
       ['$single(event_properties.items, function($v) { $v > 5 })', { event_properties: { items: [1, 2] } }],
       ['$sift(event_type, function($v) { $v })', { event_type: 'Sign Up' }],
+      ['$sort(event_properties.items)', { event_properties: { items: [1, 'a'] } }],
+      ['$sort(event_properties.items, function($l, $r) { $l.price > $r.price + 1 })', { event_properties: { items: [{ price: 1 }, { price: 'x' }] } }],
     ];
     for (const [expr, input] of cases) {
       const reference = jsonata(expr);
@@ -583,7 +589,7 @@ describe('fast path: constructs outside the subset fall back', () => {
     '$map(items, function($v) { ($uppercase($v))[0] })',
     '$map(items)',
     '$sift(function($v) { $v })',
-    '$sort(items, function($l, $r) { $l > $r })',
+    '$sort(items, $f)',
     '/ord/i',
     '$uppercase(/a/)',
     '$join(event_properties.tags, /,/)',
@@ -593,7 +599,6 @@ describe('fast path: constructs outside the subset fall back', () => {
     'event_type ~> $f()',
     'event_type ~> function($s) { $s }',
     'items^(price).sku',
-    '$sort(items.price)',
     'Account.Order.Product.%.OrderID',
     '{ "k": $x := event_type }',
     'items{ sku: $x := price }',
