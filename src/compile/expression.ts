@@ -3,7 +3,8 @@
  * a stack (evaluation depth) limit, a time limit and a sequence-length limit. A failure or a
  * broken limit is a `MappingError` for that one evaluation, never a hang or a crash.
  */
-import jsonata from 'jsonata';
+import type jsonataTypes from 'jsonata';
+import { jsonata } from './jsonata-module.js';
 import { compileToJsPlain, populateMessage } from './fast/index.js';
 import { MappingError } from './errors.js';
 import { setOwn } from './json.js';
@@ -83,7 +84,7 @@ export function compileExpression(
   options: CompileExpressionOptions = {},
 ): CompiledExpression {
   const limits = resolveGuardrails(guardrails);
-  let expr: jsonata.Expression;
+  let expr: jsonataTypes.Expression;
   try {
     expr = jsonata(source, {
       stack: limits.maxDepth,

@@ -5,7 +5,7 @@
  * (first path steps evaluated on the event itself) against schemas/amplitude-event.schema.json.
  * Offsets are character indexes into the expression; the caller maps them into the YAML file.
  */
-import jsonata from 'jsonata';
+import { jsonata } from '../compile/jsonata-module.js';
 import type { RuleId, Severity } from './diagnostics.js';
 import { loadSchema } from './schemas.js';
 import { isPlainObject } from './schema-walk.js';
