@@ -8,7 +8,7 @@
  * uses the jsonata evaluator (with its guardrails) instead.
  */
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { BUILTINS, type FastLambda, HIGHER_ORDER, JSONATA_ENVIRONMENT_NAMES, MAX_ARGUMENTS, REGEX_BUILTINS, regexMatcher } from './functions.js';
+import { BUILTINS, type FastLambda, HIGHER_ORDER, JSONATA_ENVIRONMENT_NAMES, MAX_ARGUMENTS, mergeSort, REGEX_BUILTINS, regexMatcher } from './functions.js';
 import { typeBit } from './signature.js';
 import {
   annotate,
@@ -238,6 +238,8 @@ interface CompiledStep {
   evaluate: Evaluator;
   stages: Array<(input: any, env: Env) => any>;
   consarray: boolean;
+  /** A sort step `^(…)`: it takes the whole input sequence at once (jsonata's evaluateSortExpression). */
+  sort?: (input: any, env: Env) => any;
 }
 
 function compilePath(node: Node): Evaluator {
@@ -245,11 +247,12 @@ function compilePath(node: Node): Evaluator {
   if (steps.length === 0) throw new Unsupported('empty path');
   const compiled: CompiledStep[] = steps.map((step) => {
     if (!isNode(step)) throw new Unsupported('malformed step');
-    if (step.type === 'sort' || step.type === 'parent') throw new Unsupported(`${String(step.type)} step`);
+    if (step.type === 'parent') throw new Unsupported(`${String(step.type)} step`);
     const stages: Array<(input: any, env: Env) => any> = [];
     if (step.stages !== undefined) {
       for (const stage of asArray(step.stages)) stages.push(compileFilter(stage));
     }
+    if (step.type === 'sort') return { evaluate: unreachableStep, stages, consarray: false, sort: compileSortStep(step) };
     return { evaluate: compileNode(step, { step: true }), stages, consarray: step.consarray === true };
   });
   const firstIsVariable = (steps[0] as Node).type === 'variable';
@@ -262,7 +265,10 @@ function compilePath(node: Node): Evaluator {
     let resultSequence: any;
     for (let ii = 0; ii < compiled.length; ii++) {
       const step = compiled[ii];
-      if (ii === 0 && step.consarray) {
+      if (step.sort !== undefined) {
+        resultSequence = step.sort(inputSequence, env);
+        for (const stage of step.stages) resultSequence = stage(resultSequence, env);
+      } else if (ii === 0 && step.consarray) {
         resultSequence = step.evaluate(inputSequence, env);
       } else {
         resultSequence = evaluateStep(step, inputSequence, env, ii === last);
@@ -377,6 +383,63 @@ function simpleNameChain(node: Node, steps: unknown[]): string[] | undefined {
     names.push(s.value);
   }
   return names;
+}
+
+const unreachableStep: Evaluator = () => {
+  throw new Error('a sort step is evaluated whole');
+};
+
+/**
+ * A sort step `^(<a, >b)` (jsonata's evaluateSortExpression, without tuple streams, which are
+ * refused): the input sequence merge-sorted by the terms in turn, each evaluated on both items;
+ * a missing value sorts last, a value other than a string or number is T2008, a string against
+ * a number T2007.
+ */
+function compileSortStep(node: Node): (input: any, env: Env) => any {
+  for (const key of Object.keys(node)) {
+    if (node[key] === undefined) continue;
+    if (key !== 'type' && key !== 'position' && key !== 'terms' && key !== 'stages') throw new Unsupported(`sort step with ${key}`);
+  }
+  const position = node.position;
+  const terms = asArray(node.terms).map((term) => {
+    if (!isNode(term)) throw new Unsupported('malformed sort term');
+    for (const key of Object.keys(term)) {
+      if (term[key] !== undefined && key !== 'descending' && key !== 'expression') throw new Unsupported(`sort term with ${key}`);
+    }
+    return { descending: term.descending === true, expression: compileNode(term.expression) };
+  });
+  if (terms.length === 0) throw new Unsupported('sort step without terms');
+  return (input, env) => {
+    const comparator = (a: unknown, b: unknown): boolean => {
+      let comp = 0;
+      for (let index = 0; comp === 0 && index < terms.length; index++) {
+        const term = terms[index]!;
+        const aa = term.expression(a, env);
+        const bb = term.expression(b, env);
+        const atype = typeof aa;
+        const btype = typeof bb;
+        // undefined sorts last
+        if (atype === 'undefined') {
+          comp = btype === 'undefined' ? 0 : 1;
+          continue;
+        }
+        if (btype === 'undefined') {
+          comp = -1;
+          continue;
+        }
+        if (!(atype === 'string' || atype === 'number') || !(btype === 'string' || btype === 'number')) {
+          throw new JsonataError('T2008', { position, value: !(atype === 'string' || atype === 'number') ? aa : bb });
+        }
+        if (atype !== btype) throw new JsonataError('T2007', { position, value: aa, value2: bb });
+        if (aa === bb) continue;
+        comp = aa < bb ? -1 : 1;
+        if (term.descending) comp = -comp;
+      }
+      // only swap a and b when comp is 1
+      return comp === 1;
+    };
+    return mergeSort(input, comparator);
+  };
 }
 
 /** jsonata's evaluateStep: map the step over the input sequence and flatten one level. */

@@ -572,13 +572,19 @@ function each(obj: any, func: FastLambda): unknown {
 function sort(arr: any, comparator: FastLambda | undefined): unknown {
   if (arr === undefined) return undefined;
   if (arr.length <= 1) return arr;
-  let comp: (a: unknown, b: unknown) => unknown;
   if (comparator === undefined) {
     if (!isArrayOfNumbers(arr) && !isArrayOfStrings(arr)) throw new JsonataError('D3070', { index: 1 });
-    comp = (a: any, b: any) => a > b;
-  } else {
-    comp = (a, b) => comparator.invoke([a, b]);
+    return mergeSort(arr, (a: any, b: any) => a > b);
   }
+  return mergeSort(arr, (a, b) => comparator.invoke([a, b]));
+}
+
+/**
+ * jsonata's `$sort` with a comparator already chosen (also how a sort step `^(…)` sorts): the
+ * input itself when it has at most one item, else a new array (not a sequence).
+ */
+export function mergeSort(arr: any, comp: (a: unknown, b: unknown) => unknown): unknown {
+  if (arr.length <= 1) return arr;
   const merge = (left: unknown[], right: unknown[]): unknown[] => {
     const result: unknown[] = [];
     let l = 0;

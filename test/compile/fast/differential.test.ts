@@ -215,6 +215,12 @@ const EXPRESSIONS = [
   '$sort(event_properties.items.qty)',
   '$sort(event_properties.tags)',
   '$single(event_properties.tags)',
+  // sort steps
+  'event_properties.items^(price).sku',
+  'event_properties.items^(>price, name)[0].sku',
+  'event_properties.items^(qty).qty',
+  'event_properties.tags^(>$)',
+  'event_properties.items^($string(sku))[-1]',
 ];
 
 const text = fc.oneof(
@@ -382,6 +388,8 @@ describe('fast path: differential against jsonata', () => {
       ['$single(event_properties.items, function($v) { $v > 5 })', { event_properties: { items: [1, 2] } }],
       ['$sift(event_type, function($v) { $v })', { event_type: 'Sign Up' }],
       ['$sort(event_properties.items)', { event_properties: { items: [1, 'a'] } }],
+      ['event_properties.items^(price).sku', { event_properties: { items: [{ price: 1 }, { price: 'x' }] } }],
+      ['event_properties.items^(>price).sku', { event_properties: { items: [{ price: 1 }, { price: [2] }] } }],
       ['$sort(event_properties.items, function($l, $r) { $l.price > $r.price + 1 })', { event_properties: { items: [{ price: 1 }, { price: 'x' }] } }],
     ];
     for (const [expr, input] of cases) {
@@ -598,7 +606,7 @@ describe('fast path: constructs outside the subset fall back', () => {
     'event_type ~> $uppercase()[0]',
     'event_type ~> $f()',
     'event_type ~> function($s) { $s }',
-    'items^(price).sku',
+    'items@$i^(price).sku',
     'Account.Order.Product.%.OrderID',
     '{ "k": $x := event_type }',
     'items{ sku: $x := price }',
