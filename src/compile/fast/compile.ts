@@ -47,6 +47,13 @@ export interface Env {
    * when the evaluation started (ms) and how many lambda calls it made (checked every 64).
    */
   timeLimit?: { startedAt: number; limitMs: number; calls: number };
+  /**
+   * While a lambda runs: the value its tail calls take as a context argument (`-`). That is the
+   * input jsonata's `apply` got for the call: none (null) through the closure evaluateFunction
+   * wraps a function argument in, the lambda's own input when a built-in got it unwrapped, the
+   * call site's input for `$f(…)`.
+   */
+  tailContext?: unknown;
 }
 
 /** Lambda calls between two looks at the clock (nested ones can make millions per evaluation). */
@@ -770,7 +777,8 @@ function compileBind(node: Node): Evaluator {
   }
   const name = lhs.value;
   if (name === '$') throw new Unsupported('binding $$');
-  const rhs = compileNode(node.rhs);
+  // A lambda bound here was checked by checkUserFunctions (it is only ever called).
+  const rhs = isNode(node.rhs) && node.rhs.type === 'lambda' && node.rhs.thunk !== true && userFunctions.has(name) ? compileLambda(node.rhs) : compileNode(node.rhs);
   return normalized((input, env) => {
     const value = rhs(input, env);
     (env.bindings ??= Object.create(null) as Record<string, unknown>)[name] = value;
@@ -984,16 +992,19 @@ function compileApply(node: Node): Evaluator {
   return compileFunction(rhs, compileNode(node.lhs));
 }
 
-/** A call of a built-in; with `context` (the left side of `~>`), that value comes first. */
 /**
  * How a call is made. `tail`: the call is a lambda body's tail call, which jsonata's parser turns
  * into a thunk that `apply` runs after the body returns: its result is not unwrapped, an error
  * takes the procedure's position, and a context argument (`-`) comes from the lambda's caller.
  */
 interface CallMode {
-  tail?: { procedurePosition: number | undefined; context: 'null' | 'lambda-input' };
+  tail?: { procedurePosition: number | undefined };
 }
 
+/**
+ * A call of a built-in, or of a function the expression defines (`$f := function…`); with
+ * `context` (the left side of `~>`), that value comes first.
+ */
 function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): Evaluator {
   const procedure = node.procedure;
   if (!isNode(procedure) || procedure.type !== 'variable' || typeof procedure.value !== 'string') {
@@ -1006,6 +1017,7 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
   }
   if (node.value !== '(') throw new Unsupported('partial application');
   const name = procedure.value;
+  if (userFunctions.has(name)) return compileUserCall(node, name, context, mode);
   if (name === 'now' || name === 'millis') return compileClock(name, node, context);
   const builtin = BUILTINS.get(name);
   if (builtin === undefined) throw new Unsupported(`function $${name}`);
@@ -1018,8 +1030,8 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
     if (index === lambdaIndex) {
       if (!isNode(arg) || arg.type !== 'lambda' || arg.thunk === true) throw new Unsupported(`$${name} with a function that is not a lambda written in the call`);
       // evaluateFunction hands a function argument to the built-in wrapped in a closure that
-      // applies it without a context; a tail call's arguments go unwrapped (see compileLambdaArgument).
-      return compileLambdaArgument(arg, mode.tail === undefined ? 'null' : 'lambda-input');
+      // applies it without a context; a tail call's arguments go unwrapped (see compileLambda).
+      return compileLambda(arg, mode.tail === undefined ? 'null' : 'lambda-input');
     }
     return compileNode(arg);
   });
@@ -1035,7 +1047,7 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
 
   // jsonata's applyInner / evaluateFunction: the call's position, the function's name as token.
   // A tail call is applied by apply's trampoline instead: the procedure's position, the name only
-  // when the error has no token yet.
+  // when the error has no token yet (see fromTailCall).
   const annotateCall =
     tail === undefined
       ? (err: unknown): void => {
@@ -1043,6 +1055,7 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
             const e = err as { position?: unknown; token?: unknown };
             if (position || !e.position) e.position = position;
             if (!e.token) e.token = name;
+            fromTailCall.delete(err);
           }
         }
       : (err: unknown): void => {
@@ -1050,14 +1063,14 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
             const e = err as { position?: unknown; token?: unknown };
             if (e.token === undefined) e.token = name;
             e.position = tail.procedurePosition || e.position;
+            fromTailCall.add(err);
           }
         };
   /** The general call: validate (and coerce) the evaluated arguments as jsonata does. */
-  const callValidated = (evaluated: any[], input: any): any => {
+  const callValidated = (evaluated: any[], input: any, env: Env): any => {
     try {
-      // A tail call's context argument is apply's input: none through evaluateFunction's
-      // closure, the lambda's own input when the lambda itself came unwrapped.
-      return implementation(...validate(evaluated, tail === undefined || tail.context === 'lambda-input' ? input : null));
+      // A tail call's context argument is the input of the lambda's `apply` (see Env.tailContext).
+      return implementation(...validate(evaluated, tail === undefined ? input : env.tailContext));
     } catch (err) {
       annotateCall(err);
       throw err;
@@ -1080,7 +1093,7 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
         return callShadowed(env.bindings[name], name, args, input, env, position);
       }
       const a0 = arg0(input, env);
-      if ((typeBit(a0) & mask0) === 0) return callValidated([a0], input);
+      if ((typeBit(a0) & mask0) === 0) return callValidated([a0], input, env);
       try {
         return implementation(a0);
       } catch (err) {
@@ -1097,7 +1110,7 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
       }
       const a0 = arg0(input, env);
       const a1 = arg1(input, env);
-      if ((typeBit(a0) & mask0) === 0 || (typeBit(a1) & mask1) === 0) return callValidated([a0, a1], input);
+      if ((typeBit(a0) & mask0) === 0 || (typeBit(a1) & mask1) === 0) return callValidated([a0, a1], input, env);
       try {
         return implementation(a0, a1);
       } catch (err) {
@@ -1116,7 +1129,7 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
       const a1 = arg1(input, env);
       const a2 = arg2(input, env);
       if ((typeBit(a0) & mask0) === 0 || (typeBit(a1) & mask1) === 0 || (typeBit(a2) & mask2) === 0) {
-        return callValidated([a0, a1, a2], input);
+        return callValidated([a0, a1, a2], input, env);
       }
       try {
         return implementation(a0, a1, a2);
@@ -1135,7 +1148,7 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
       const evaluated = new Array(args.length);
       for (let i = 0; i < args.length; i++) evaluated[i] = args[i](input, env);
       const a0 = evaluated[0];
-      if ((a0 !== undefined && !Array.isArray(a0)) || args.length > 2) return callValidated(evaluated, input);
+      if ((a0 !== undefined && !Array.isArray(a0)) || args.length > 2) return callValidated(evaluated, input, env);
       try {
         return implementation(a0, evaluated[1]);
       } catch (err) {
@@ -1150,25 +1163,43 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
       }
       const evaluated = new Array(args.length);
       for (let i = 0; i < args.length; i++) evaluated[i] = args[i](input, env);
-      return callValidated(evaluated, input);
+      return callValidated(evaluated, input, env);
     };
   }
   // A tail call's result is what the lambda returns, as it is (apply does not unwrap it).
   return plainResult || tail !== undefined ? normalized(call) : call;
 }
 
-/** While a lambda body is compiled: how its caller applies it (for its tail calls), else undefined. */
-let lambdaBody: { context: 'null' | 'lambda-input' } | undefined;
+/**
+ * Errors on their way out of a trampoline: raised by a tail call (or in a function it called).
+ * jsonata's `apply` runs tail calls after the caller's applyInner returned, so the calls they
+ * leave skip the applyInner annotation of the call that started the chain and get only
+ * evaluateFunction's (a position and token only where there is none yet). A call of a built-in
+ * runs everything it calls inside its own applyInner, so it annotates such errors fully.
+ */
+const fromTailCall = new WeakSet<object>();
+
+/** True while a lambda body is compiled (where the parser's thunks may appear). */
+let inLambdaBody = false;
 
 /**
- * A lambda literal as the function argument of a higher-order built-in (jsonata's evaluateLambda
- * and applyProcedure): each evaluation makes a {@link FastLambda} holding the input and the
- * variables of the moment; each call binds the parameters (all of them, a missing argument as
- * undefined) in a frame of their own over those variables and evaluates the body there, in that
- * input. A lambda with a signature is refused. `context` says what a tail call in the body gets
- * as its context argument (see compileFunction).
+ * Names the expression binds to a lambda (`$f := function($x) { … }`), found by
+ * {@link checkUserFunctions} before compiling: a call `$f(…)` of one of them is a call of that
+ * lambda. Set for the duration of one `compileExpressionTree`.
  */
-function compileLambdaArgument(node: Node, context: 'null' | 'lambda-input'): Evaluator {
+let userFunctions: ReadonlySet<string> = new Set();
+
+/**
+ * A lambda literal (jsonata's evaluateLambda and applyProcedure): each evaluation makes a
+ * {@link FastLambda} holding the input and the variables of the moment; each call binds the
+ * parameters (all of them, a missing argument as undefined) in a frame of their own over those
+ * variables and evaluates the body there, in that input. A lambda with a signature is refused.
+ *
+ * `fixedContext` is for a lambda written as a higher-order built-in's argument, which the built-in
+ * calls: what its tail calls get as context argument (see Env.tailContext). A lambda bound to a
+ * variable is called as `$f(…)`, which passes the call site's input.
+ */
+function compileLambda(node: Node, fixedContext?: 'null' | 'lambda-input'): Evaluator {
   for (const key of Object.keys(node)) {
     if (node[key] === undefined) continue;
     if (key !== 'type' && key !== 'arguments' && key !== 'body' && key !== 'position') throw new Unsupported(`lambda with ${key}`);
@@ -1182,38 +1213,209 @@ function compileLambdaArgument(node: Node, context: 'null' | 'lambda-input'): Ev
     return param.value as string;
   });
   checkTailChain(node.body);
-  const outer = lambdaBody;
-  lambdaBody = { context };
+  const outer = inLambdaBody;
+  inLambdaBody = true;
   let body: Evaluator;
   try {
     body = compileNode(node.body);
   } finally {
-    lambdaBody = outer;
+    inLambdaBody = outer;
   }
   const arity = params.length;
   return (input, env) => {
     const captured = env.bindings;
+    const defaultContext = fixedContext === 'lambda-input' ? input : null;
     const lambda: FastLambda = {
       _jsonata_lambda: true,
       arity,
-      invoke(args) {
+      invoke(args, context = defaultContext) {
         const limit = env.timeLimit;
         if (limit !== undefined && ++limit.calls % CALLS_PER_TIME_CHECK === 0 && Date.now() - limit.startedAt > limit.limitMs) {
           throw new JsonataError('D1012', { value: limit.limitMs });
         }
         const caller = env.bindings;
+        const callerContext = env.tailContext;
         const frame = newFrame(captured);
         for (let i = 0; i < arity; i++) frame[params[i]!] = args[i];
         env.bindings = frame;
+        env.tailContext = context;
         try {
           return body(input, env);
         } finally {
           env.bindings = caller;
+          env.tailContext = callerContext;
         }
       },
     };
     return lambda;
   };
+}
+
+/** A value made by {@link compileLambda}. */
+function isFastLambda(value: unknown): value is FastLambda {
+  return value !== null && typeof value === 'object' && (value as { _jsonata_lambda?: unknown })._jsonata_lambda === true && typeof (value as FastLambda).invoke === 'function';
+}
+
+/**
+ * `$f(…)` of a lambda the expression bound to `$f` (jsonata's evaluateFunction, then apply and
+ * applyProcedure). Arguments are evaluated after the variable is read, as jsonata does; a value
+ * that is not a function is T1006. In a tail position (the parser's thunk, run by apply's
+ * trampoline) the callee keeps the caller's tail context and an error takes the procedure's
+ * position; otherwise the call site's input and position. A function value of the caller's
+ * bindings is not modelled (FastPathBindingError).
+ */
+function compileUserCall(node: Node, name: string, context: Evaluator | undefined, mode: CallMode): Evaluator {
+  const args = asArray(node.arguments).map((arg) => compileNode(arg));
+  if (context !== undefined) args.unshift(context);
+  const position = node.position;
+  const tail = mode.tail;
+  return normalized((input, env) => {
+    const proc = env.bindings !== undefined && hasOwn.call(env.bindings, name) ? env.bindings[name] : undefined;
+    const evaluated = new Array(args.length);
+    for (let i = 0; i < args.length; i++) evaluated[i] = args[i]!(input, env);
+    if (!isFastLambda(proc)) {
+      // Not bound yet (a later `:=`): evaluateFunction's T1006; the trampoline instead sets a
+      // property on the missing procedure, a TypeError. Other values come from the caller's
+      // bindings, which are not modelled.
+      if (proc !== undefined) throw new FastPathBindingError(name);
+      if (tail === undefined) throw new JsonataError('T1006', { position, token: name });
+      const err = new TypeError("Cannot set properties of undefined (setting 'token')");
+      fromTailCall.add(err);
+      throw err;
+    }
+    try {
+      const result = proc.invoke(evaluated, tail === undefined ? input : env.tailContext);
+      // A call's result is unwrapped by its evaluate; a tail call's is what the lambda returns.
+      return tail === undefined ? normalizeResult(result, false) : result;
+    } catch (err) {
+      if (err !== null && typeof err === 'object') {
+        const e = err as { position?: unknown; token?: unknown };
+        const fromTail = fromTailCall.has(err);
+        if (tail === undefined) {
+          if (fromTail) {
+            // Only evaluateFunction's annotation (see fromTailCall).
+            if (!e.position) e.position = position;
+            fromTailCall.delete(err);
+          } else {
+            // applyInner: the call's position (set on the procedure); then evaluateFunction's.
+            e.position = position || e.position;
+          }
+          if (!e.token) e.token = name;
+        } else if (!fromTail) {
+          // The trampoline's applyInner of this callee.
+          if (e.token === undefined) e.token = name;
+          e.position = tail.procedurePosition || e.position;
+          fromTailCall.add(err);
+        }
+      }
+      throw err;
+    }
+  });
+}
+
+/**
+ * Checks how an expression uses function values before it is compiled, and answers the names it
+ * binds to lambdas. The fast path models lambdas that cannot escape or recurse, so that results,
+ * errors and guardrails stay jsonata's:
+ * - a lambda is written as a higher-order built-in's function argument (compileFunction), or as
+ *   `$f := function…` that is not the last expression of its block (its value would be the
+ *   block's result);
+ * - `$f` is only called (`$f(…)`, `x ~> $f(…)`), never read as a value or passed on;
+ * - a name bound to a lambda is bound to nothing else, is not a built-in's name, and no chain of
+ *   calls between such names comes back to where it started (recursion: jsonata's depth limit
+ *   counts evaluation steps, which is not modelled).
+ */
+export function checkUserFunctions(ast: unknown): ReadonlySet<string> {
+  const lambdaBound = new Map<string, Node[]>();
+  const otherBound = new Set<string>();
+  someNode(ast, (n) => {
+    if (n.type === 'bind' && isNode(n.lhs) && typeof n.lhs.value === 'string') {
+      if (isNode(n.rhs) && n.rhs.type === 'lambda') {
+        const list = lambdaBound.get(n.lhs.value) ?? [];
+        list.push(n.rhs);
+        lambdaBound.set(n.lhs.value, list);
+      } else otherBound.add(n.lhs.value);
+    }
+    return false;
+  });
+  if (lambdaBound.size === 0) return new Set();
+  for (const name of lambdaBound.keys()) {
+    if (otherBound.has(name)) throw new Unsupported(`$${name} bound to a function and to a value`);
+    if (JSONATA_ENVIRONMENT_NAMES.has(name) || name === '' || name === '$') throw new Unsupported(`$${name} bound to a function`);
+  }
+  checkFunctionUses(ast, lambdaBound, false);
+  // Calls between bound names: no cycles.
+  const calls = new Map<string, Set<string>>();
+  for (const [name, lambdas] of lambdaBound) {
+    const called = new Set<string>();
+    for (const lambda of lambdas) {
+      someNode(lambda.body, (n) => {
+        if (n.type === 'variable' && typeof n.value === 'string' && lambdaBound.has(n.value)) called.add(n.value);
+        return false;
+      });
+    }
+    calls.set(name, called);
+  }
+  const state = new Map<string, 'visiting' | 'done'>();
+  const visit = (name: string): void => {
+    if (state.get(name) === 'done') return;
+    if (state.get(name) === 'visiting') throw new Unsupported(`$${name} may call itself`);
+    state.set(name, 'visiting');
+    for (const next of calls.get(name) ?? []) visit(next);
+    state.set(name, 'done');
+  };
+  for (const name of lambdaBound.keys()) visit(name);
+  return new Set(lambdaBound.keys());
+}
+
+/** The position rules of {@link checkUserFunctions}: where a bound name and a lambda bind may appear. */
+function checkFunctionUses(node: unknown, lambdaBound: ReadonlyMap<string, Node[]>, resultUsed: boolean): void {
+  if (Array.isArray(node)) {
+    for (const item of node) checkFunctionUses(item, lambdaBound, true);
+    return;
+  }
+  if (!isNode(node)) return;
+  if (node.type === 'variable' && typeof node.value === 'string' && lambdaBound.has(node.value)) {
+    throw new Unsupported(`function $${node.value} read as a value`);
+  }
+  if (node.type === 'bind' && isNode(node.rhs) && node.rhs.type === 'lambda') {
+    if (resultUsed) throw new Unsupported('a bound function as a result');
+    checkFunctionUses(node.rhs.body, lambdaBound, true);
+    return;
+  }
+  if (node.type === 'function' && isNode(node.procedure) && node.procedure.type === 'variable') {
+    // The call target is the one place a bound name may appear.
+    checkFunctionUses(node.arguments, lambdaBound, true);
+    for (const key of Object.keys(node)) {
+      if (key !== 'procedure' && key !== 'arguments') checkFunctionUses(node[key], lambdaBound, true);
+    }
+    return;
+  }
+  if (node.type === 'block' && Array.isArray(node.expressions)) {
+    const last = node.expressions.length - 1;
+    node.expressions.forEach((expression: unknown, index: number) => checkFunctionUses(expression, lambdaBound, index === last));
+    for (const key of Object.keys(node)) if (key !== 'expressions') checkFunctionUses(node[key], lambdaBound, true);
+    return;
+  }
+  for (const key of Object.keys(node)) {
+    const value = node[key];
+    if (value !== null && typeof value === 'object') checkFunctionUses(value, lambdaBound, true);
+  }
+}
+
+/**
+ * Compiles a whole expression: {@link checkUserFunctions} first, then {@link compileNode} with
+ * the names it found.
+ */
+export function compileExpressionTree(ast: unknown): Evaluator {
+  const names = checkUserFunctions(ast);
+  const outer = userFunctions;
+  userFunctions = names;
+  try {
+    return compileNode(ast);
+  } finally {
+    userFunctions = outer;
+  }
 }
 
 /**
@@ -1254,7 +1456,7 @@ function hasTailThunk(node: unknown): boolean {
  * lambda body this compiler accepted, is compiled; see CallMode for what differs from a call.
  */
 function compileTailCall(node: Node): Evaluator {
-  if (lambdaBody === undefined) throw new Unsupported('a thunk outside a lambda body');
+  if (!inLambdaBody) throw new Unsupported('a thunk outside a lambda body');
   for (const key of Object.keys(node)) {
     if (node[key] === undefined) continue;
     if (key !== 'type' && key !== 'thunk' && key !== 'arguments' && key !== 'body' && key !== 'position') throw new Unsupported(`thunk with ${key}`);
@@ -1267,7 +1469,7 @@ function compileTailCall(node: Node): Evaluator {
   const procedure = call.procedure;
   if (!isNode(procedure) || procedure.type !== 'variable') throw new Unsupported('tail call of a computed function');
   if (procedure.value === 'now' || procedure.value === 'millis') throw new Unsupported('tail call of the clock');
-  return compileFunction(call, undefined, { tail: { procedurePosition: procedure.position, context: lambdaBody.context } });
+  return compileFunction(call, undefined, { tail: { procedurePosition: procedure.position } });
 }
 
 /**

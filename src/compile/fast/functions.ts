@@ -471,7 +471,8 @@ function urlFunction(functionName: string, transform: (str: string) => string): 
 export interface FastLambda {
   readonly _jsonata_lambda: true;
   readonly arity: number;
-  invoke(args: unknown[]): unknown;
+  /** `context`: what tail calls in the body take as a context argument (see the compiler's Env.tailContext). */
+  invoke(args: unknown[], context?: unknown): unknown;
 }
 
 /** jsonata's hofFuncArgs: the value always, the index and the whole array only if the function takes them. */

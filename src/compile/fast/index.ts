@@ -10,7 +10,7 @@
  * built by the expression have a null prototype (as jsonata's do). Errors are
  * {@link JsonataError}s carrying jsonata's `code`, `message`, `position` and `token`.
  */
-import { callsLambdas, checkBinds, compileNode, type Env, FastPathBindingError, newFrame, readsClock } from './compile.js';
+import { callsLambdas, checkBinds, compileExpressionTree, type Env, FastPathBindingError, newFrame, readsClock } from './compile.js';
 import { isSequence, JsonataError, OUTER_WRAPPER, populateMessage, sequenceOf, type Flagged } from './semantics.js';
 
 export { JsonataError, FastPathBindingError, populateMessage };
@@ -19,10 +19,10 @@ export { JsonataError, FastPathBindingError, populateMessage };
 export type CompiledJs = (input: unknown, bindings?: Record<string, unknown>) => unknown;
 
 /** The compiled root and what each evaluation must reset; undefined = not in the subset (or not proven). */
-function prepare(ast: unknown): { root: ReturnType<typeof compileNode>; binds: boolean; clock: boolean; lambdas: boolean } | undefined {
+function prepare(ast: unknown): { root: ReturnType<typeof compileExpressionTree>; binds: boolean; clock: boolean; lambdas: boolean } | undefined {
   try {
     const binds = checkBinds(ast);
-    return { root: compileNode(ast), binds, clock: readsClock(ast), lambdas: callsLambdas(ast) };
+    return { root: compileExpressionTree(ast), binds, clock: readsClock(ast), lambdas: callsLambdas(ast) };
   } catch {
     // Unsupported, or anything unexpected while compiling: let jsonata evaluate it.
     return undefined;
@@ -31,7 +31,7 @@ function prepare(ast: unknown): { root: ReturnType<typeof compileNode>; binds: b
 
 /** One env per compiled expression, refilled per call: evaluation is synchronous and calls no user code, so calls never overlap. */
 function newEnv(): Env {
-  return { root: undefined, bindings: undefined, timestamp: undefined, timeLimit: undefined };
+  return { root: undefined, bindings: undefined, timestamp: undefined, timeLimit: undefined, tailContext: undefined };
 }
 
 /**

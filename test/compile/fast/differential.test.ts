@@ -215,6 +215,15 @@ const EXPRESSIONS = [
   '$sort(event_properties.items.qty)',
   '$sort(event_properties.tags)',
   '$single(event_properties.tags)',
+  // functions the expression defines
+  '($norm := function($s) { $lowercase($trim($s)) }; $norm(event_type) & "/" & $norm(user_properties.plan))',
+  '($price := function($i) { $i.price * $i.qty }; $sum($map(event_properties.items, function($i) { $price($i) })))',
+  '($tag := function($t, $n) { $t & ":" & $string($n) }; $label := function($t) { $tag($t, 1) }; event_type ~> $label())',
+  '($f := function() { $ }; event_properties.items.$f().sku)',
+  '($first := function($a) { $a[0] }; $first(event_properties.items).name)',
+  '($f := function($x) { $x.tags }; $f(event_properties.items[0]))',
+  '($f := function($x) { $append($x, []) }; $g := function($y) { $f($y) }; $g(event_properties.tags))',
+  '{ "a": ($f := function($x) { $x.qty }; $f(event_properties)), "b": event_type }',
   // sort steps
   'event_properties.items^(price).sku',
   'event_properties.items^(>price, name)[0].sku',
@@ -389,6 +398,11 @@ describe('fast path: differential against jsonata', () => {
       ['$sift(event_type, function($v) { $v })', { event_type: 'Sign Up' }],
       ['$sort(event_properties.items)', { event_properties: { items: [1, 'a'] } }],
       ['event_properties.items^(price).sku', { event_properties: { items: [{ price: 1 }, { price: 'x' }] } }],
+      ['($f := function($x) { $x + "a" }; $f(event_properties.qty))', { event_properties: { qty: 1 } }],
+      ['($f := function($x) { $x + "a" }; $g := function() { $f(1) }; $g())', {}],
+      ['($h := function() { 1 + "a" }; $f := function() { $h() }; $g := function() { $f() + 1 }; $g())', {}],
+      ['($h := function() { $uppercase(1) }; $g := function() { $h() }; $map([1], function($v) { $g() }))', {}],
+      ['($g := function() { $f() + 1 }; $x := $g(); $f := function() { 1 }; $x)', {}],
       ['event_properties.items^(>price).sku', { event_properties: { items: [{ price: 1 }, { price: [2] }] } }],
       ['$sort(event_properties.items, function($l, $r) { $l.price > $r.price + 1 })', { event_properties: { items: [{ price: 1 }, { price: 'x' }] } }],
     ];
@@ -407,6 +421,23 @@ describe('fast path: differential against jsonata', () => {
       expect(typeof expected.code, expr).toBe('string');
       expect({ expr, ...fields(actual) }).toEqual({ expr, ...fields(expected) });
     }
+  });
+
+  it('fails a tail call of a function not bound yet as jsonata does (a TypeError from its trampoline)', async () => {
+    const expr = '($g := function() { $f() }; $x := $g(); $f := function() { 1 }; $x)';
+    const reference = jsonata(expr);
+    const fast = compileToJs(reference.ast()) as CompiledJs;
+    expect(fast).toBeDefined();
+    const expected = (await reference.evaluate({}).catch((e: unknown) => e)) as Record<string, unknown>;
+    let actual: Record<string, unknown> = {};
+    try {
+      fast({});
+    } catch (e) {
+      actual = e as Record<string, unknown>;
+    }
+    const fields = (e: Record<string, unknown>) => ({ name: e.name, message: e.message, position: e.position, token: e.token });
+    expect(expected.name).toBe('TypeError');
+    expect(fields(actual)).toEqual(fields(expected));
   });
 
   it('passes bindings through as $variables', async () => {
@@ -596,6 +627,15 @@ describe('fast path: constructs outside the subset fall back', () => {
     '$map(items, function($v) { $now() })',
     '$map(items, function($v) { ($uppercase($v))[0] })',
     '$map(items)',
+    '($f := function($n) { $n <= 1 ? 1 : $n * $f($n - 1) }; $f(5))',
+    '($even := function($n) { $n = 0 ? true : $odd($n - 1) }; $odd := function($n) { $n = 0 ? false : $even($n - 1) }; $even(4))',
+    '($f := function($x) { $x }; $f)',
+    '($f := function($x) { $x }; $map(items, $f))',
+    '($f := function($x) { $x }; $g := function($h) { $h(1) }; $g($f))',
+    '($f := function($x) { $x }; $f := 1; $f)',
+    '($string := function($x) { $x }; $string(1))',
+    '($f := function($x) { $x })',
+    'function($x) { $x }(1)',
     '$sift(function($v) { $v })',
     '$sort(items, $f)',
     '/ord/i',
