@@ -1028,10 +1028,12 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
     // A regex literal is a function value to jsonata: only these built-ins take one here.
     if (isNode(arg) && arg.type === 'regex') return compileRegexArgument(arg, name);
     if (index === lambdaIndex) {
-      if (!isNode(arg) || arg.type !== 'lambda' || arg.thunk === true) throw new Unsupported(`$${name} with a function that is not a lambda written in the call`);
       // evaluateFunction hands a function argument to the built-in wrapped in a closure that
       // applies it without a context; a tail call's arguments go unwrapped (see compileLambda).
-      return compileLambda(arg, mode.tail === undefined ? 'null' : 'lambda-input');
+      const fixedContext = mode.tail === undefined ? 'null' : 'lambda-input';
+      if (isNode(arg) && arg.type === 'variable' && typeof arg.value === 'string' && userFunctions.has(arg.value)) return compileFunctionReference(arg, fixedContext);
+      if (!isNode(arg) || arg.type !== 'lambda' || arg.thunk === true) throw new Unsupported(`$${name} with a function that is not a lambda written in the call`);
+      return compileLambda(arg, fixedContext);
     }
     return compileNode(arg);
   });
@@ -1148,7 +1150,9 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
       const evaluated = new Array(args.length);
       for (let i = 0; i < args.length; i++) evaluated[i] = args[i](input, env);
       const a0 = evaluated[0];
-      if ((a0 !== undefined && !Array.isArray(a0)) || args.length > 2) return callValidated(evaluated, input, env);
+      if ((a0 !== undefined && !Array.isArray(a0)) || args.length > 2 || (args.length === 2 && !isFastLambda(evaluated[1]))) {
+        return callValidated(evaluated, input, env);
+      }
       try {
         return implementation(a0, evaluated[1]);
       } catch (err) {
@@ -1228,6 +1232,7 @@ function compileLambda(node: Node, fixedContext?: 'null' | 'lambda-input'): Eval
     const lambda: FastLambda = {
       _jsonata_lambda: true,
       arity,
+      input,
       invoke(args, context = defaultContext) {
         const limit = env.timeLimit;
         if (limit !== undefined && ++limit.calls % CALLS_PER_TIME_CHECK === 0 && Date.now() - limit.startedAt > limit.limitMs) {
@@ -1248,6 +1253,26 @@ function compileLambda(node: Node, fixedContext?: 'null' | 'lambda-input'): Eval
       },
     };
     return lambda;
+  };
+}
+
+/**
+ * `$f` as the function argument of a higher-order built-in, where `$f` is a function the
+ * expression defines: the lambda, applied as that argument is (see compileLambda's
+ * `fixedContext`); undefined while `$f` is not bound yet, as jsonata passes it.
+ */
+function compileFunctionReference(node: Node, fixedContext: 'null' | 'lambda-input'): Evaluator {
+  for (const key of Object.keys(node)) {
+    if (node[key] !== undefined && key !== 'type' && key !== 'value' && key !== 'position') throw new Unsupported(`function reference with ${key}`);
+  }
+  const name = node.value as string;
+  return (_input, env) => {
+    const proc = env.bindings !== undefined && hasOwn.call(env.bindings, name) ? env.bindings[name] : undefined;
+    if (proc === undefined) return undefined;
+    if (!isFastLambda(proc)) throw new FastPathBindingError(name);
+    const context = fixedContext === 'null' ? null : proc.input;
+    const applied: FastLambda = { _jsonata_lambda: true, arity: proc.arity, input: proc.input, invoke: (args) => proc.invoke(args, context) };
+    return applied;
   };
 }
 
@@ -1320,7 +1345,8 @@ function compileUserCall(node: Node, name: string, context: Evaluator | undefine
  * - a lambda is written as a higher-order built-in's function argument (compileFunction), or as
  *   `$f := function…` that is not the last expression of its block (its value would be the
  *   block's result);
- * - `$f` is only called (`$f(…)`, `x ~> $f(…)`), never read as a value or passed on;
+ * - `$f` is only called (`$f(…)`, `x ~> $f(…)`) or given as a higher-order built-in's function
+ *   (`$map(items, $f)`), never otherwise read as a value or passed on;
  * - a name bound to a lambda is bound to nothing else, is not a built-in's name, and no chain of
  *   calls between such names comes back to where it started (recursion: jsonata's depth limit
  *   counts evaluation steps, which is not modelled).
@@ -1383,12 +1409,15 @@ function checkFunctionUses(node: unknown, lambdaBound: ReadonlyMap<string, Node[
     checkFunctionUses(node.rhs.body, lambdaBound, true);
     return;
   }
+  if (node.type === 'apply' && isNode(node.rhs) && node.rhs.type === 'function') {
+    // `x ~> $f(…)`: the left side is the call's first argument.
+    checkFunctionUses(node.lhs, lambdaBound, true);
+    checkCallUses(node.rhs, lambdaBound, 1);
+    for (const key of Object.keys(node)) if (key !== 'lhs' && key !== 'rhs') checkFunctionUses(node[key], lambdaBound, true);
+    return;
+  }
   if (node.type === 'function' && isNode(node.procedure) && node.procedure.type === 'variable') {
-    // The call target is the one place a bound name may appear.
-    checkFunctionUses(node.arguments, lambdaBound, true);
-    for (const key of Object.keys(node)) {
-      if (key !== 'procedure' && key !== 'arguments') checkFunctionUses(node[key], lambdaBound, true);
-    }
+    checkCallUses(node, lambdaBound, 0);
     return;
   }
   if (node.type === 'block' && Array.isArray(node.expressions)) {
@@ -1400,6 +1429,24 @@ function checkFunctionUses(node: unknown, lambdaBound: ReadonlyMap<string, Node[
   for (const key of Object.keys(node)) {
     const value = node[key];
     if (value !== null && typeof value === 'object') checkFunctionUses(value, lambdaBound, true);
+  }
+}
+
+/**
+ * A call, for {@link checkFunctionUses}: the call target and a higher-order built-in's function
+ * argument are the places a bound name may appear. `shift` is 1 for the right side of `~>`.
+ */
+function checkCallUses(node: Node, lambdaBound: ReadonlyMap<string, Node[]>, shift: number): void {
+  const name = isNode(node.procedure) ? node.procedure.value : undefined;
+  const higherOrder = typeof name === 'string' && !lambdaBound.has(name) ? HIGHER_ORDER.get(name) : undefined;
+  const functionIndex = higherOrder === undefined ? -1 : higherOrder.lambdaIndex - shift;
+  const args: unknown[] = Array.isArray(node.arguments) ? node.arguments : [];
+  args.forEach((arg, index) => {
+    const reference = index === functionIndex && isNode(arg) && arg.type === 'variable' && typeof arg.value === 'string' && lambdaBound.has(arg.value);
+    if (!reference) checkFunctionUses(arg, lambdaBound, true);
+  });
+  for (const key of Object.keys(node)) {
+    if (key !== 'procedure' && key !== 'arguments') checkFunctionUses(node[key], lambdaBound, true);
   }
 }
 

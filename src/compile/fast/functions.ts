@@ -471,6 +471,8 @@ function urlFunction(functionName: string, transform: (str: string) => string): 
 export interface FastLambda {
   readonly _jsonata_lambda: true;
   readonly arity: number;
+  /** The input the lambda was made in: its body's context (jsonata's `proc.input`). */
+  readonly input: unknown;
   /** `context`: what tail calls in the body take as a context argument (see the compiler's Env.tailContext). */
   invoke(args: unknown[], context?: unknown): unknown;
 }

@@ -224,6 +224,10 @@ const EXPRESSIONS = [
   '($f := function($x) { $x.tags }; $f(event_properties.items[0]))',
   '($f := function($x) { $append($x, []) }; $g := function($y) { $f($y) }; $g(event_properties.tags))',
   '{ "a": ($f := function($x) { $x.qty }; $f(event_properties)), "b": event_type }',
+  '($sku := function($i) { $i.sku }; $map(event_properties.items, $sku))',
+  '($cheap := function($i) { $i.price < 10 }; event_properties.items ~> $filter($cheap) ~> $count())',
+  '($byPrice := function($l, $r) { $l.price > $r.price }; $sort(event_properties.items, $byPrice).name)',
+  '($ctx := function($i) { $string() }; $map(event_properties.tags, $ctx))',
   // sort steps
   'event_properties.items^(price).sku',
   'event_properties.items^(>price, name)[0].sku',
@@ -403,6 +407,8 @@ describe('fast path: differential against jsonata', () => {
       ['($h := function() { 1 + "a" }; $f := function() { $h() }; $g := function() { $f() + 1 }; $g())', {}],
       ['($h := function() { $uppercase(1) }; $g := function() { $h() }; $map([1], function($v) { $g() }))', {}],
       ['($g := function() { $f() + 1 }; $x := $g(); $f := function() { 1 }; $x)', {}],
+      ['($x := $map(event_properties.items, $f); $f := function($v) { $v }; $x)', { event_properties: { items: [1] } }],
+      ['($x := $sort(event_properties.items, $f); $f := function($l, $r) { $l > $r }; $x)', { event_properties: { items: [1] } }],
       ['event_properties.items^(>price).sku', { event_properties: { items: [{ price: 1 }, { price: [2] }] } }],
       ['$sort(event_properties.items, function($l, $r) { $l.price > $r.price + 1 })', { event_properties: { items: [{ price: 1 }, { price: 'x' }] } }],
     ];
@@ -620,7 +626,6 @@ describe('fast path: constructs outside the subset fall back', () => {
   const OUTSIDE = [
     'function($x) { $x * 2 }',
     '$map(items, $uppercase)',
-    '($f := function($v) { $v }; $map(items, $f))',
     '$map(items, function($v)<n:n> { $v })',
     '$map(items, function($v) { function($w) { $w } })',
     '$map(items, function($v) { $f($v) })',
@@ -630,8 +635,9 @@ describe('fast path: constructs outside the subset fall back', () => {
     '($f := function($n) { $n <= 1 ? 1 : $n * $f($n - 1) }; $f(5))',
     '($even := function($n) { $n = 0 ? true : $odd($n - 1) }; $odd := function($n) { $n = 0 ? false : $even($n - 1) }; $even(4))',
     '($f := function($x) { $x }; $f)',
-    '($f := function($x) { $x }; $map(items, $f))',
     '($f := function($x) { $x }; $g := function($h) { $h(1) }; $g($f))',
+    '($f := function($x) { $map($x, $f) }; $f(items))',
+    '($f := function($x) { $x }; $g := $f; $g(1))',
     '($f := function($x) { $x }; $f := 1; $f)',
     '($string := function($x) { $x }; $string(1))',
     '($f := function($x) { $x })',
