@@ -133,7 +133,7 @@ export function compileNode(node: unknown, opts: { step?: boolean } = {}): Evalu
   const group = node.type !== 'path' && node.group !== undefined ? compileGroupSpec(node.group) : undefined;
   const keepArray = node.keepArray === true;
   if (filters.length === 0 && group === undefined) {
-    if (NEVER_SEQUENCE.has(nodeKind(node)) || (NORMALIZED.has(core) && !keepArray)) return core;
+    if (NEVER_SEQUENCE.has(nodeKind(node)) || (NORMALIZED.has(core) && !keepArray && !exactNormalization)) return core;
     return (input, env) => normalizeResult(core(input, env), keepArray);
   }
   return (input, env) => {
@@ -146,6 +146,15 @@ export function compileNode(node: unknown, opts: { step?: boolean } = {}): Evalu
 
 /** Node kinds whose core never yields a jsonata sequence (so the unwrapping step is a no-op). */
 const NEVER_SEQUENCE = new Set(['string', 'number', 'value', 'binary', 'unary-', 'unary{', 'unary[']);
+
+/**
+ * Set while compiling an expression that calls lambdas: every node then unwraps its result, as
+ * each of jsonata's `evaluate` calls does. A tail call's result is not unwrapped, and a
+ * higher-order built-in collects lambda results as they come, so a sequence may hold a
+ * one-item sequence, which one unwrapping per level of the tree takes apart level by level
+ * (NORMALIZED's shortcut assumes a second unwrapping changes nothing).
+ */
+let exactNormalization = false;
 
 /**
  * Cores whose result needs no unwrapping either: they return a value that is not a sequence, or
@@ -1046,16 +1055,21 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
   const position = node.position;
   const { validate, implementation, exactArity, plainResult } = builtin;
   const tail = mode.tail;
+  const cell = builtinCell(name);
 
   // jsonata's applyInner / evaluateFunction: the call's position, the function's name as token.
   // A tail call is applied by apply's trampoline instead: the procedure's position, the name only
   // when the error has no token yet (see fromTailCall).
+  // applyInner reads the position from the built-in's shared function object, which every call
+  // of it sets (see builtinCell): a call of the same built-in made meanwhile (in a lambda it
+  // applies, or in a tail call's arguments) leaves its own position there.
   const annotateCall =
     tail === undefined
       ? (err: unknown): void => {
           if (err !== null && typeof err === 'object') {
             const e = err as { position?: unknown; token?: unknown };
-            if (position || !e.position) e.position = position;
+            e.position = cell.position || e.position;
+            if (!e.position) e.position = position;
             if (!e.token) e.token = name;
             fromTailCall.delete(err);
           }
@@ -1064,12 +1078,13 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
           if (err !== null && typeof err === 'object') {
             const e = err as { position?: unknown; token?: unknown };
             if (e.token === undefined) e.token = name;
-            e.position = tail.procedurePosition || e.position;
+            e.position = cell.position || e.position;
             fromTailCall.add(err);
           }
         };
   /** The general call: validate (and coerce) the evaluated arguments as jsonata does. */
   const callValidated = (evaluated: any[], input: any, env: Env): any => {
+    if (tail === undefined) cell.position = position;
     try {
       // A tail call's context argument is the input of the lambda's `apply` (see Env.tailContext).
       return implementation(...validate(evaluated, tail === undefined ? input : env.tailContext));
@@ -1091,11 +1106,13 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
     const [arg0] = args;
     const [mask0] = direct;
     call = (input, env) => {
+      if (tail !== undefined) cell.position = tail.procedurePosition;
       if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
         return callShadowed(env.bindings[name], name, args, input, env, position);
       }
       const a0 = arg0(input, env);
       if ((typeBit(a0) & mask0) === 0) return callValidated([a0], input, env);
+      if (tail === undefined) cell.position = position;
       try {
         return implementation(a0);
       } catch (err) {
@@ -1107,12 +1124,14 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
     const [arg0, arg1] = args;
     const [mask0, mask1] = direct;
     call = (input, env) => {
+      if (tail !== undefined) cell.position = tail.procedurePosition;
       if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
         return callShadowed(env.bindings[name], name, args, input, env, position);
       }
       const a0 = arg0(input, env);
       const a1 = arg1(input, env);
       if ((typeBit(a0) & mask0) === 0 || (typeBit(a1) & mask1) === 0) return callValidated([a0, a1], input, env);
+      if (tail === undefined) cell.position = position;
       try {
         return implementation(a0, a1);
       } catch (err) {
@@ -1124,6 +1143,7 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
     const [arg0, arg1, arg2] = args;
     const [mask0, mask1, mask2] = direct;
     call = (input, env) => {
+      if (tail !== undefined) cell.position = tail.procedurePosition;
       if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
         return callShadowed(env.bindings[name], name, args, input, env, position);
       }
@@ -1133,6 +1153,7 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
       if ((typeBit(a0) & mask0) === 0 || (typeBit(a1) & mask1) === 0 || (typeBit(a2) & mask2) === 0) {
         return callValidated([a0, a1, a2], input, env);
       }
+      if (tail === undefined) cell.position = position;
       try {
         return implementation(a0, a1, a2);
       } catch (err) {
@@ -1144,6 +1165,7 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
     // `<af…>`: an array (or nothing) and the lambda pass validation unchanged; anything else
     // (a single value to wrap in an array, an object for `$reduce`'s `j`) is validated.
     call = (input, env) => {
+      if (tail !== undefined) cell.position = tail.procedurePosition;
       if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
         return callShadowed(env.bindings[name], name, args, input, env, position);
       }
@@ -1153,6 +1175,7 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
       if ((a0 !== undefined && !Array.isArray(a0)) || args.length > 2 || (args.length === 2 && !isFastLambda(evaluated[1]))) {
         return callValidated(evaluated, input, env);
       }
+      if (tail === undefined) cell.position = position;
       try {
         return implementation(a0, evaluated[1]);
       } catch (err) {
@@ -1162,12 +1185,25 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
     };
   } else {
     call = (input, env) => {
+      if (tail !== undefined) cell.position = tail.procedurePosition;
       if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
         return callShadowed(env.bindings[name], name, args, input, env, position);
       }
       const evaluated = new Array(args.length);
       for (let i = 0; i < args.length; i++) evaluated[i] = args[i](input, env);
       return callValidated(evaluated, input, env);
+    };
+  }
+  if (tail !== undefined) {
+    // The trampoline evaluates a tail call's arguments too: an error there leaves it as well.
+    const inner = call;
+    call = (input, env) => {
+      try {
+        return inner(input, env);
+      } catch (err) {
+        markFromTailCall(err);
+        throw err;
+      }
     };
   }
   // A tail call's result is what the lambda returns, as it is (apply does not unwrap it).
@@ -1182,6 +1218,24 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
  * runs everything it calls inside its own applyInner, so it annotates such errors fully.
  */
 const fromTailCall = new WeakSet<object>();
+
+/**
+ * jsonata's built-in function objects are shared by every call (and every expression): each
+ * call sets the object's `position` (evaluateFunction to the call's, just before applying it; a
+ * tail call's trampoline to the procedure's, before evaluating the arguments), and applyInner
+ * annotates errors from it as it is at that moment. One cell per built-in name stands for it.
+ */
+const builtinCells = new Map<string, { position: number | undefined }>();
+
+function builtinCell(name: string): { position: number | undefined } {
+  let cell = builtinCells.get(name);
+  if (cell === undefined) builtinCells.set(name, (cell = { position: undefined }));
+  return cell;
+}
+
+function markFromTailCall(err: unknown): void {
+  if (err !== null && typeof err === 'object') fromTailCall.add(err);
+}
 
 /** True while a lambda body is compiled (where the parser's thunks may appear). */
 let inLambdaBody = false;
@@ -1245,7 +1299,10 @@ function compileLambda(node: Node, fixedContext?: 'null' | 'lambda-input'): Eval
         env.bindings = frame;
         env.tailContext = context;
         try {
-          return body(input, env);
+          const result = body(input, env);
+          // A tail call's result came up through the body's conditions and blocks boxed, as
+          // jsonata's thunk does, so that none of them unwrapped it (see TailCallResult).
+          return result instanceof TailCallResult ? result.value : result;
         } finally {
           env.bindings = caller;
           env.tailContext = callerContext;
@@ -1294,10 +1351,16 @@ function compileUserCall(node: Node, name: string, context: Evaluator | undefine
   if (context !== undefined) args.unshift(context);
   const position = node.position;
   const tail = mode.tail;
-  return normalized((input, env) => {
+  return (input, env) => {
     const proc = env.bindings !== undefined && hasOwn.call(env.bindings, name) ? env.bindings[name] : undefined;
     const evaluated = new Array(args.length);
-    for (let i = 0; i < args.length; i++) evaluated[i] = args[i]!(input, env);
+    try {
+      for (let i = 0; i < args.length; i++) evaluated[i] = args[i]!(input, env);
+    } catch (err) {
+      // The trampoline evaluates a tail call's arguments: an error there leaves it unannotated.
+      if (tail !== undefined) markFromTailCall(err);
+      throw err;
+    }
     if (!isFastLambda(proc)) {
       // Not bound yet (a later `:=`): evaluateFunction's T1006; the trampoline instead sets a
       // property on the missing procedure, a TypeError. Other values come from the caller's
@@ -1305,13 +1368,13 @@ function compileUserCall(node: Node, name: string, context: Evaluator | undefine
       if (proc !== undefined) throw new FastPathBindingError(name);
       if (tail === undefined) throw new JsonataError('T1006', { position, token: name });
       const err = new TypeError("Cannot set properties of undefined (setting 'token')");
-      fromTailCall.add(err);
+      markFromTailCall(err);
       throw err;
     }
     try {
-      const result = proc.invoke(evaluated, tail === undefined ? input : env.tailContext);
-      // A call's result is unwrapped by its evaluate; a tail call's is what the lambda returns.
-      return tail === undefined ? normalizeResult(result, false) : result;
+      // Unwrapped by compileNode like any call's (exactNormalization is on wherever a function
+      // is defined); a tail call's is what the lambda returns, as it is.
+      return proc.invoke(evaluated, tail === undefined ? input : env.tailContext);
     } catch (err) {
       if (err !== null && typeof err === 'object') {
         const e = err as { position?: unknown; token?: unknown };
@@ -1335,7 +1398,7 @@ function compileUserCall(node: Node, name: string, context: Evaluator | undefine
       }
       throw err;
     }
-  });
+  };
 }
 
 /**
@@ -1456,12 +1519,13 @@ function checkCallUses(node: Node, lambdaBound: ReadonlyMap<string, Node[]>, shi
  */
 export function compileExpressionTree(ast: unknown): Evaluator {
   const names = checkUserFunctions(ast);
-  const outer = userFunctions;
+  const outer = { userFunctions, exactNormalization };
   userFunctions = names;
+  exactNormalization = callsLambdas(ast);
   try {
     return compileNode(ast);
   } finally {
-    userFunctions = outer;
+    ({ userFunctions, exactNormalization } = outer);
   }
 }
 
@@ -1516,7 +1580,18 @@ function compileTailCall(node: Node): Evaluator {
   const procedure = call.procedure;
   if (!isNode(procedure) || procedure.type !== 'variable') throw new Unsupported('tail call of a computed function');
   if (procedure.value === 'now' || procedure.value === 'millis') throw new Unsupported('tail call of the clock');
-  return compileFunction(call, undefined, { tail: { procedurePosition: procedure.position } });
+  const evaluate = compileFunction(call, undefined, { tail: { procedurePosition: procedure.position } });
+  return (input, env) => new TailCallResult(evaluate(input, env));
+}
+
+/**
+ * What a tail call evaluates to inside a lambda body: its result, boxed. jsonata's body returns
+ * the thunk itself through the conditions and blocks around it, whose unwrapping of sequences
+ * does nothing to it, and `apply` runs the call afterwards; a box passes those nodes the same
+ * way, and the lambda's `invoke` opens it.
+ */
+class TailCallResult {
+  constructor(readonly value: unknown) {}
 }
 
 /**

@@ -446,6 +446,63 @@ describe('fast path: differential against jsonata', () => {
     expect(fields(actual)).toEqual(fields(expected));
   });
 
+  it('gives jsonata’s results and errors (code, message, position, token) for generated programs of functions', async () => {
+    // Functions $f0…$fn, each body built from one template over the functions before it (no
+    // recursion), called in one of several ways: tail and non-tail calls, conditions and
+    // blocks around them, lambdas and function references given to $map. The leaves fail in
+    // several ways, so where an error is raised and which calls it leaves is exercised.
+    const leaf = fc.constantFrom(
+      '$x + "a"', '$uppercase($x)', '$x', '$string($x)', '$x * 2', '$substring($x, 1)', '$string()',
+      '$append($x, [])', '$filter([$x], function($w) { false })', '[$x]', '$keys({"a": $x})', '$sort([$x, $x])',
+    );
+    const body = (k: number) =>
+      k === 0
+        ? leaf
+        : fc.oneof(
+            leaf,
+            fc.constantFrom(
+              `$f${k - 1}($x)`,
+              `$f${k - 1}($x) & ""`,
+              `($y := $x; $f${k - 1}($y))`,
+              `$map([$x], function($v) { $f${k - 1}($v) })`,
+              `$map([$x], $f${k - 1})`,
+              `$uppercase($f${k - 1}($x))`,
+              `$string($f${k - 1}($x))`,
+              `[$f${k - 1}($x)]`,
+              `($z := $f${k - 1}($x); $z)`,
+              `$reduce([$x, $x], function($a, $b) { $f${k - 1}($b) })`,
+              `$f${k - 1}($x)[0]`,
+            ),
+            leaf.map((l) => `$x > 0 ? $f${k - 1}($x) : ${l}`),
+            leaf.map((l) => `$x > 0 ? ${l} : $f${k - 1}($x)`),
+          );
+    const program = fc.integer({ min: 1, max: 4 }).chain((n) =>
+      fc.tuple(
+        fc.tuple(...Array.from({ length: n }, (_, k) => body(k))),
+        fc.constantFrom('FN(ARG)', '$map([ARG], FN)', '[ARG] ~> $map(function($v) { FN($v) })', '{ "k": FN(ARG) }', 'FN(ARG) & "!"', '$count($filter([ARG], FN))', '($r := FN(ARG); $r)', 'ARG ~> FN()'),
+        fc.constantFrom('1', '-1', '"s"', '[1, 2]'),
+      ).map(([bodies, call, arg]) => {
+        const defs = bodies.map((b, k) => `$f${k} := function($x) { ${b} }`).join('; ');
+        return `(${defs}; ${call.replace('FN', `$f${bodies.length - 1}`).replace('ARG', arg)})`;
+      }),
+    );
+    const fields = (o: Outcome) =>
+      o.ok
+        ? { value: o.value }
+        : (({ code, message, position, token, name }: Record<string, unknown>) => ({ code, message, position, token, name: code === undefined ? name : undefined }))(o.error as Record<string, unknown>);
+    await fc.assert(
+      fc.asyncProperty(program, async (expr) => {
+        const reference = jsonata(expr);
+        const fast = compileToJs(reference.ast());
+        expect(fast, expr).toBeDefined();
+        const expected = await outcomeOfAsync(() => reference.evaluate({ a: 1 }));
+        const actual = outcomeOf(() => fast!({ a: 1 }));
+        expect({ expr, ...fields(actual) }).toEqual({ expr, ...fields(expected) });
+      }),
+      { numRuns: Number(process.env.FAST_CHECK_RUNS ?? 300) },
+    );
+  });
+
   it('passes bindings through as $variables', async () => {
     const reference = jsonata('$prefix & event_type');
     const fast = compileToJs(reference.ast()) as CompiledJs;
