@@ -1287,6 +1287,7 @@ function compileLambda(node: Node, fixedContext?: 'null' | 'lambda-input'): Eval
       _jsonata_lambda: true,
       arity,
       input,
+      unwrapped: fixedContext === 'lambda-input',
       invoke(args, context = defaultContext) {
         const limit = env.timeLimit;
         if (limit !== undefined && ++limit.calls % CALLS_PER_TIME_CHECK === 0 && Date.now() - limit.startedAt > limit.limitMs) {
@@ -1303,6 +1304,16 @@ function compileLambda(node: Node, fixedContext?: 'null' | 'lambda-input'): Eval
           // A tail call's result came up through the body's conditions and blocks boxed, as
           // jsonata's thunk does, so that none of them unwrapped it (see TailCallResult).
           return result instanceof TailCallResult ? result.value : result;
+        } catch (err) {
+          // applyInner around the body: the procedure's own token and position, which the last
+          // call by name left on it (every way of applying a lambda goes through it). Not for
+          // what a tail call raised: the trampoline ran that after applyInner returned.
+          if (err !== null && typeof err === 'object' && !fromTailCall.has(err)) {
+            const e = err as { position?: unknown; token?: unknown };
+            if (e.token === undefined && lambda.token !== undefined) e.token = lambda.token;
+            e.position = lambda.position || e.position;
+          }
+          throw err;
         } finally {
           env.bindings = caller;
           env.tailContext = callerContext;
@@ -1328,7 +1339,13 @@ function compileFunctionReference(node: Node, fixedContext: 'null' | 'lambda-inp
     if (proc === undefined) return undefined;
     if (!isFastLambda(proc)) throw new FastPathBindingError(name);
     const context = fixedContext === 'null' ? null : proc.input;
-    const applied: FastLambda = { _jsonata_lambda: true, arity: proc.arity, input: proc.input, invoke: (args) => proc.invoke(args, context) };
+    const applied: FastLambda = {
+      _jsonata_lambda: true,
+      arity: proc.arity,
+      input: proc.input,
+      unwrapped: fixedContext === 'lambda-input',
+      invoke: (args) => proc.invoke(args, context),
+    };
     return applied;
   };
 }
@@ -1353,6 +1370,19 @@ function compileUserCall(node: Node, name: string, context: Evaluator | undefine
   const tail = mode.tail;
   return (input, env) => {
     const proc = env.bindings !== undefined && hasOwn.call(env.bindings, name) ? env.bindings[name] : undefined;
+    if (tail !== undefined) {
+      // The trampoline labels the procedure before it evaluates the arguments; a missing one is
+      // a TypeError there (jsonata sets a property on it).
+      if (proc === undefined) {
+        const err = new TypeError("Cannot set properties of undefined (setting 'token')");
+        markFromTailCall(err);
+        throw err;
+      }
+      if (isFastLambda(proc)) {
+        proc.position = tail.procedurePosition;
+        proc.token = name;
+      }
+    }
     const evaluated = new Array(args.length);
     try {
       for (let i = 0; i < args.length; i++) evaluated[i] = args[i]!(input, env);
@@ -1362,37 +1392,30 @@ function compileUserCall(node: Node, name: string, context: Evaluator | undefine
       throw err;
     }
     if (!isFastLambda(proc)) {
-      // Not bound yet (a later `:=`): evaluateFunction's T1006; the trampoline instead sets a
-      // property on the missing procedure, a TypeError. Other values come from the caller's
-      // bindings, which are not modelled.
+      // Not bound yet (a later `:=`): evaluateFunction's T1006. Other values come from the
+      // caller's bindings, which are not modelled.
       if (proc !== undefined) throw new FastPathBindingError(name);
-      if (tail === undefined) throw new JsonataError('T1006', { position, token: name });
-      const err = new TypeError("Cannot set properties of undefined (setting 'token')");
-      markFromTailCall(err);
-      throw err;
+      throw new JsonataError('T1006', { position, token: name });
+    }
+    if (tail === undefined) {
+      // evaluateFunction labels the procedure just before applying it.
+      proc.position = position;
+      proc.token = name;
     }
     try {
       // Unwrapped by compileNode like any call's (exactNormalization is on wherever a function
       // is defined); a tail call's is what the lambda returns, as it is.
       return proc.invoke(evaluated, tail === undefined ? input : env.tailContext);
     } catch (err) {
+      // The callee's applyInner has annotated what its body raised (see compileLambda).
       if (err !== null && typeof err === 'object') {
-        const e = err as { position?: unknown; token?: unknown };
-        const fromTail = fromTailCall.has(err);
         if (tail === undefined) {
-          if (fromTail) {
-            // Only evaluateFunction's annotation (see fromTailCall).
-            if (!e.position) e.position = position;
-            fromTailCall.delete(err);
-          } else {
-            // applyInner: the call's position (set on the procedure); then evaluateFunction's.
-            e.position = position || e.position;
-          }
+          // evaluateFunction's annotation.
+          const e = err as { position?: unknown; token?: unknown };
+          if (!e.position) e.position = position;
           if (!e.token) e.token = name;
-        } else if (!fromTail) {
-          // The trampoline's applyInner of this callee.
-          if (e.token === undefined) e.token = name;
-          e.position = tail.procedurePosition || e.position;
+          fromTailCall.delete(err);
+        } else {
           fromTailCall.add(err);
         }
       }
@@ -1400,6 +1423,7 @@ function compileUserCall(node: Node, name: string, context: Evaluator | undefine
     }
   };
 }
+
 
 /**
  * Checks how an expression uses function values before it is compiled, and answers the names it

@@ -473,6 +473,17 @@ export interface FastLambda {
   readonly arity: number;
   /** The input the lambda was made in: its body's context (jsonata's `proc.input`). */
   readonly input: unknown;
+  /**
+   * Given as it is (by a tail call, whose arguments jsonata does not wrap in a closure), not as a
+   * JavaScript function: `$sort`, which calls its comparator directly, then fails.
+   */
+  readonly unwrapped?: boolean;
+  /**
+   * What the last call by name set on the procedure (jsonata's evaluateFunction and trampoline
+   * label the shared lambda object), read when an error leaves its body.
+   */
+  position?: number;
+  token?: string;
   /** `context`: what tail calls in the body take as a context argument (see the compiler's Env.tailContext). */
   invoke(args: unknown[], context?: unknown): unknown;
 }
@@ -578,6 +589,12 @@ function sort(arr: any, comparator: FastLambda | undefined): unknown {
   if (comparator === undefined) {
     if (!isArrayOfNumbers(arr) && !isArrayOfStrings(arr)) throw new JsonataError('D3070', { index: 1 });
     return mergeSort(arr, (a: any, b: any) => a > b);
+  }
+  if (comparator.unwrapped === true) {
+    // jsonata's sort calls `comp(a, b)`; a lambda given unwrapped is an object there.
+    return mergeSort(arr, () => {
+      throw new TypeError('comp is not a function');
+    });
   }
   return mergeSort(arr, (a, b) => comparator.invoke([a, b]));
 }

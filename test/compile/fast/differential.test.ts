@@ -447,43 +447,46 @@ describe('fast path: differential against jsonata', () => {
   });
 
   it('gives jsonata’s results and errors (code, message, position, token) for generated programs of functions', async () => {
-    // Functions $f0…$fn, each body built from one template over the functions before it (no
-    // recursion), called in one of several ways: tail and non-tail calls, conditions and
-    // blocks around them, lambdas and function references given to $map. The leaves fail in
-    // several ways, so where an error is raised and which calls it leaves is exercised.
+    // Functions $f0…$f4, each body built from one template over the function before it (no
+    // recursion), called in one of several ways: tail and non-tail calls, conditions and blocks
+    // around them, lambdas and function references given to higher-order built-ins, a function
+    // called in its own argument. The leaves fail in several ways or return sequences, so where
+    // an error is raised, which calls it leaves, and how results are unwrapped are exercised.
     const leaf = fc.constantFrom(
-      '$x + "a"', '$uppercase($x)', '$x', '$string($x)', '$x * 2', '$substring($x, 1)', '$string()',
-      '$append($x, [])', '$filter([$x], function($w) { false })', '[$x]', '$keys({"a": $x})', '$sort([$x, $x])',
+      '$x + "a"', '$uppercase($x)', '$x', '$string($x)', '$x * 2', '$substring($x, 1)', '$string()', '$append($x, [])',
+      '$filter([$x], function($w) { false })', '[$x]', '$keys({"a": $x})', '$sort([$x, $x])', '$count($x)', '$x.a',
+      '$exists($x) ? [$x, $x] : $x', '$lookup({"a": [1, 2]}, "a")', '$number($x)', '$each({"a": $x}, function($v, $k) { $v })',
+      '$sift({"a": $x, "b": 0}, function($v) { $v })',
     );
-    const body = (k: number) =>
-      k === 0
+    const body = (k: number) => {
+      const f = `$f${k - 1}`;
+      return k === 0
         ? leaf
         : fc.oneof(
             leaf,
             fc.constantFrom(
-              `$f${k - 1}($x)`,
-              `$f${k - 1}($x) & ""`,
-              `($y := $x; $f${k - 1}($y))`,
-              `$map([$x], function($v) { $f${k - 1}($v) })`,
-              `$map([$x], $f${k - 1})`,
-              `$uppercase($f${k - 1}($x))`,
-              `$string($f${k - 1}($x))`,
-              `[$f${k - 1}($x)]`,
-              `($z := $f${k - 1}($x); $z)`,
-              `$reduce([$x, $x], function($a, $b) { $f${k - 1}($b) })`,
-              `$f${k - 1}($x)[0]`,
+              `${f}($x)`, `${f}($x) & ""`, `($y := $x; ${f}($y))`, `$map([$x], function($v) { ${f}($v) })`, `$map([$x], ${f})`,
+              `$filter([$x, 1], ${f})`, `$sort([$x, 2, 1], function($l, $r) { ${f}($l) > 0 })`, `$uppercase(${f}($x))`,
+              `$string(${f}($x))`, `[${f}($x)]`, `($z := ${f}($x); $z)`, `$reduce([$x, $x], function($a, $b) { ${f}($b) })`,
+              `${f}($x)[0]`, `{ "o": ${f}($x) }`, `$x ~> ${f}()`, `${f}(${f}($x))`, `$each({"a": $x}, function($v) { ${f}($v) })`,
+              `$single([$x], function($v) { ${f}($v) })`, `($q := function($u) { ${f}($u) }; $q($x))`,
             ),
-            leaf.map((l) => `$x > 0 ? $f${k - 1}($x) : ${l}`),
-            leaf.map((l) => `$x > 0 ? ${l} : $f${k - 1}($x)`),
+            leaf.map((l) => `$x > 0 ? ${f}($x) : ${l}`),
+            leaf.map((l) => `$x > 0 ? ${l} : ${f}($x)`),
+            leaf.map((l) => `(${l}; ${f}($x))`),
           );
-    const program = fc.integer({ min: 1, max: 4 }).chain((n) =>
+    };
+    const program = fc.integer({ min: 1, max: 5 }).chain((n) =>
       fc.tuple(
         fc.tuple(...Array.from({ length: n }, (_, k) => body(k))),
-        fc.constantFrom('FN(ARG)', '$map([ARG], FN)', '[ARG] ~> $map(function($v) { FN($v) })', '{ "k": FN(ARG) }', 'FN(ARG) & "!"', '$count($filter([ARG], FN))', '($r := FN(ARG); $r)', 'ARG ~> FN()'),
-        fc.constantFrom('1', '-1', '"s"', '[1, 2]'),
+        fc.constantFrom(
+          'FN(ARG)', '$map([ARG], FN)', '[ARG] ~> $map(function($v) { FN($v) })', '{ "k": FN(ARG) }', 'FN(ARG) & "!"',
+          '$count($filter([ARG], FN))', '($r := FN(ARG); $r)', 'ARG ~> FN()', '$map([ARG, ARG], FN)', 'FN(ARG)[1]', '$sort($map([ARG, 2], FN))',
+        ),
+        fc.constantFrom('1', '-1', '"s"', '[1, 2]', '{"a": 1}', 'a', 'nothing', '[]'),
       ).map(([bodies, call, arg]) => {
         const defs = bodies.map((b, k) => `$f${k} := function($x) { ${b} }`).join('; ');
-        return `(${defs}; ${call.replace('FN', `$f${bodies.length - 1}`).replace('ARG', arg)})`;
+        return `(${defs}; ${call.replaceAll('FN', `$f${bodies.length - 1}`).replaceAll('ARG', arg)})`;
       }),
     );
     const fields = (o: Outcome) =>
