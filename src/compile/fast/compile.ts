@@ -1161,9 +1161,11 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
         throw err;
       }
     };
-  } else if (higherOrder !== undefined && name !== 'sift' && name !== 'each') {
-    // `<af…>`: an array (or nothing) and the lambda pass validation unchanged; anything else
-    // (a single value to wrap in an array, an object for `$reduce`'s `j`) is validated.
+  } else {
+    // `$map(array, lambda)` and the like (`<af…>`): an array (or nothing) and the lambda pass
+    // validation unchanged; anything else (a single value to wrap in an array, an object for
+    // `$reduce`'s `j`) is validated.
+    const arrayAndLambda = higherOrder !== undefined && name !== 'sift' && name !== 'each';
     call = (input, env) => {
       if (tail !== undefined) cell.position = tail.procedurePosition;
       if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
@@ -1172,25 +1174,15 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
       const evaluated = new Array(args.length);
       for (let i = 0; i < args.length; i++) evaluated[i] = args[i](input, env);
       const a0 = evaluated[0];
-      if ((a0 !== undefined && !Array.isArray(a0)) || args.length > 2 || (args.length === 2 && !isFastLambda(evaluated[1]))) {
-        return callValidated(evaluated, input, env);
+      if (arrayAndLambda && (a0 === undefined || Array.isArray(a0)) && (args.length === 1 || (args.length === 2 && isFastLambda(evaluated[1])))) {
+        if (tail === undefined) cell.position = position;
+        try {
+          return implementation(a0, evaluated[1]);
+        } catch (err) {
+          annotateCall(err);
+          throw err;
+        }
       }
-      if (tail === undefined) cell.position = position;
-      try {
-        return implementation(a0, evaluated[1]);
-      } catch (err) {
-        annotateCall(err);
-        throw err;
-      }
-    };
-  } else {
-    call = (input, env) => {
-      if (tail !== undefined) cell.position = tail.procedurePosition;
-      if (env.bindings !== undefined && hasOwn.call(env.bindings, name)) {
-        return callShadowed(env.bindings[name], name, args, input, env, position);
-      }
-      const evaluated = new Array(args.length);
-      for (let i = 0; i < args.length; i++) evaluated[i] = args[i](input, env);
       return callValidated(evaluated, input, env);
     };
   }

@@ -318,6 +318,16 @@ async function assertSame(compiled: Compiled, input: unknown): Promise<void> {
   });
 }
 
+/** What `run` throws (an empty object when it throws nothing). */
+function thrownBy(run: () => unknown): Record<string, unknown> {
+  try {
+    run();
+  } catch (e) {
+    return e as Record<string, unknown>;
+  }
+  return {};
+}
+
 describe('fast path: differential against jsonata', () => {
   const compiled = compileAll();
 
@@ -356,12 +366,7 @@ describe('fast path: differential against jsonata', () => {
     const reference = jsonata(expr);
     const fast = compileToJs(reference.ast()) as CompiledJs;
     const expected = (await reference.evaluate({}).catch((e: unknown) => e)) as Record<string, unknown>;
-    let actual: Record<string, unknown> = {};
-    try {
-      fast({});
-    } catch (e) {
-      actual = e as Record<string, unknown>;
-    }
+    const actual = thrownBy(() => fast({}));
     expect(actual.code).toBe('T2001');
     expect({ code: actual.code, message: actual.message, position: actual.position, token: actual.token }).toEqual({
       code: expected.code,
@@ -417,12 +422,7 @@ describe('fast path: differential against jsonata', () => {
       const fast = compileToJs(reference.ast()) as CompiledJs;
       expect(fast, expr).toBeDefined();
       const expected = (await reference.evaluate(clone(input)).catch((e: unknown) => e)) as Record<string, unknown>;
-      let actual: Record<string, unknown> = {};
-      try {
-        fast(clone(input));
-      } catch (e) {
-        actual = e as Record<string, unknown>;
-      }
+      const actual = thrownBy(() => fast(clone(input)));
       const fields = (e: Record<string, unknown>) => ({ code: e.code, message: e.message, position: e.position, token: e.token });
       expect(typeof expected.code, expr).toBe('string');
       expect({ expr, ...fields(actual) }).toEqual({ expr, ...fields(expected) });
@@ -435,12 +435,7 @@ describe('fast path: differential against jsonata', () => {
     const fast = compileToJs(reference.ast()) as CompiledJs;
     expect(fast).toBeDefined();
     const expected = (await reference.evaluate({}).catch((e: unknown) => e)) as Record<string, unknown>;
-    let actual: Record<string, unknown> = {};
-    try {
-      fast({});
-    } catch (e) {
-      actual = e as Record<string, unknown>;
-    }
+    const actual = thrownBy(() => fast({}));
     const fields = (e: Record<string, unknown>) => ({ name: e.name, message: e.message, position: e.position, token: e.token });
     expect(expected.name).toBe('TypeError');
     expect(fields(actual)).toEqual(fields(expected));
