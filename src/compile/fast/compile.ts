@@ -1004,7 +1004,8 @@ function compileApply(node: Node): Evaluator {
 /**
  * How a call is made. `tail`: the call is a lambda body's tail call, which jsonata's parser turns
  * into a thunk that `apply` runs after the body returns: its result is not unwrapped, an error
- * takes the procedure's position, and a context argument (`-`) comes from the lambda's caller.
+ * takes the procedure's position, and a context argument (`-`) comes from the lambda's caller
+ * (see compileTailCall).
  */
 interface CallMode {
   tail?: { procedurePosition: number | undefined };
@@ -1057,12 +1058,10 @@ function compileFunction(node: Node, context?: Evaluator, mode: CallMode = {}): 
   const tail = mode.tail;
   const cell = builtinCell(name);
 
-  // jsonata's applyInner / evaluateFunction: the call's position, the function's name as token.
-  // A tail call is applied by apply's trampoline instead: the procedure's position, the name only
-  // when the error has no token yet (see fromTailCall).
-  // applyInner reads the position from the built-in's shared function object, which every call
-  // of it sets (see builtinCell): a call of the same built-in made meanwhile (in a lambda it
-  // applies, or in a tail call's arguments) leaves its own position there.
+  // jsonata's applyInner, then evaluateFunction: the position on the built-in's shared function
+  // object (see builtinCell; normally this call's), else the call's; the name as token. A tail
+  // call is applied by the trampoline instead: applyInner only, the name only where the error
+  // has no token yet, and the error is marked as leaving a trampoline (see fromTailCall).
   const annotateCall =
     tail === undefined
       ? (err: unknown): void => {
