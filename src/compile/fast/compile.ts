@@ -992,6 +992,7 @@ function recurseDescendants(input: any, results: any[]): void {
  */
 function compileApply(node: Node): Evaluator {
   const rhs = node.rhs;
+  if (isNode(rhs) && rhs.type === 'variable' && typeof rhs.value === 'string' && userFunctions.has(rhs.value)) return compileApplyOntoFunction(node, rhs);
   if (!isNode(rhs) || rhs.type !== 'function') throw new Unsupported('~> onto something other than a call');
   for (const key of Object.keys(rhs)) {
     if (rhs[key] !== undefined && !['type', 'value', 'position', 'arguments', 'procedure'].includes(key)) {
@@ -999,6 +1000,36 @@ function compileApply(node: Node): Evaluator {
     }
   }
   return compileFunction(rhs, compileNode(node.lhs));
+}
+
+/**
+ * `x ~> $f` where `$f` is a function the expression defines (jsonata's evaluateApplyExpression):
+ * `$f` applied to `x` without a context input, annotated by `$f`'s applyInner only; T2006 while
+ * `$f` is not bound yet. (`$f ~> $g`, composing functions, is refused: a bound name is never
+ * read as a value.)
+ */
+function compileApplyOntoFunction(node: Node, rhs: Node): Evaluator {
+  for (const key of Object.keys(rhs)) {
+    if (rhs[key] !== undefined && key !== 'type' && key !== 'value' && key !== 'position') throw new Unsupported(`~> onto a function with ${key}`);
+  }
+  const lhs = compileNode(node.lhs);
+  const name = rhs.value as string;
+  const position = node.position;
+  return (input, env) => {
+    const value = lhs(input, env);
+    const proc = env.bindings !== undefined && hasOwn.call(env.bindings, name) ? env.bindings[name] : undefined;
+    if (!isFastLambda(proc)) {
+      if (proc !== undefined) throw new FastPathBindingError(name);
+      throw new JsonataError('T2006', { position, value: proc });
+    }
+    try {
+      return proc.invoke([value], null);
+    } catch (err) {
+      // Nothing between here and the callee's applyInner annotates it.
+      if (err !== null && typeof err === 'object') fromTailCall.delete(err);
+      throw err;
+    }
+  };
 }
 
 /**
@@ -1423,8 +1454,8 @@ function compileUserCall(node: Node, name: string, context: Evaluator | undefine
  * - a lambda is written as a higher-order built-in's function argument (compileFunction), or as
  *   `$f := function…` that is not the last expression of its block (its value would be the
  *   block's result);
- * - `$f` is only called (`$f(…)`, `x ~> $f(…)`) or given as a higher-order built-in's function
- *   (`$map(items, $f)`), never otherwise read as a value or passed on;
+ * - `$f` is only called (`$f(…)`, `x ~> $f(…)`, `x ~> $f`) or given as a higher-order built-in's
+ *   function (`$map(items, $f)`), never otherwise read as a value or passed on;
  * - a name bound to a lambda is bound to nothing else, is not a built-in's name, and no chain of
  *   calls between such names comes back to where it started (recursion: jsonata's depth limit
  *   counts evaluation steps, which is not modelled).
@@ -1485,6 +1516,11 @@ function checkFunctionUses(node: unknown, lambdaBound: ReadonlyMap<string, Node[
   if (node.type === 'bind' && isNode(node.rhs) && node.rhs.type === 'lambda') {
     if (resultUsed) throw new Unsupported('a bound function as a result');
     checkFunctionUses(node.rhs.body, lambdaBound, true);
+    return;
+  }
+  if (node.type === 'apply' && isNode(node.rhs) && node.rhs.type === 'variable' && lambdaBound.has(node.rhs.value)) {
+    // `x ~> $f`: applies `$f`.
+    checkFunctionUses(node.lhs, lambdaBound, true);
     return;
   }
   if (node.type === 'apply' && isNode(node.rhs) && node.rhs.type === 'function') {

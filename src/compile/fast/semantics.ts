@@ -103,6 +103,7 @@ const MESSAGES: Record<string, string> = {
   D1013: 'Object property names starting with _jsonata_ are reserved for internal use: {{value}}',
   T2001: 'The left side of the {{token}} operator must evaluate to a number',
   T2002: 'The right side of the {{token}} operator must evaluate to a number',
+  T2006: 'The right side of the function application operator ~> must be a function',
   T2007: 'Type mismatch when comparing values {{value}} and {{value2}} in order-by clause',
   T2008: 'The expressions within an order-by clause must evaluate to numeric or string values',
   T2009: 'The values {{value}} and {{value2}} either side of operator {{token}} must be of the same data type',

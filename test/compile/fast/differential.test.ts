@@ -228,6 +228,7 @@ const EXPRESSIONS = [
   '($cheap := function($i) { $i.price < 10 }; event_properties.items ~> $filter($cheap) ~> $count())',
   '($byPrice := function($l, $r) { $l.price > $r.price }; $sort(event_properties.items, $byPrice).name)',
   '($ctx := function($i) { $string() }; $map(event_properties.tags, $ctx))',
+  '($norm := function($s) { $lowercase($s) }; event_type ~> $norm)',
   // sort steps
   'event_properties.items^(price).sku',
   'event_properties.items^(>price, name)[0].sku',
@@ -464,7 +465,8 @@ describe('fast path: differential against jsonata', () => {
               `$filter([$x, 1], ${f})`, `$sort([$x, 2, 1], function($l, $r) { ${f}($l) > 0 })`, `$uppercase(${f}($x))`,
               `$string(${f}($x))`, `[${f}($x)]`, `($z := ${f}($x); $z)`, `$reduce([$x, $x], function($a, $b) { ${f}($b) })`,
               `${f}($x)[0]`, `{ "o": ${f}($x) }`, `$x ~> ${f}()`, `${f}(${f}($x))`, `$each({"a": $x}, function($v) { ${f}($v) })`,
-              `$single([$x], function($v) { ${f}($v) })`, `($q := function($u) { ${f}($u) }; $q($x))`,
+              `$single([$x], function($v) { ${f}($v) })`, `($q := function($u) { ${f}($u) }; $q($x))`, `$x ~> ${f}`,
+              `$string($x ~> ${f})`,
             ),
             leaf.map((l) => `$x > 0 ? ${f}($x) : ${l}`),
             leaf.map((l) => `$x > 0 ? ${l} : ${f}($x)`),
@@ -477,6 +479,7 @@ describe('fast path: differential against jsonata', () => {
         fc.constantFrom(
           'FN(ARG)', '$map([ARG], FN)', '[ARG] ~> $map(function($v) { FN($v) })', '{ "k": FN(ARG) }', 'FN(ARG) & "!"',
           '$count($filter([ARG], FN))', '($r := FN(ARG); $r)', 'ARG ~> FN()', '$map([ARG, ARG], FN)', 'FN(ARG)[1]', '$sort($map([ARG, 2], FN))',
+          'ARG ~> FN', '($r := ARG ~> FN; $r)',
         ),
         fc.constantFrom('1', '-1', '"s"', '[1, 2]', '{"a": 1}', 'a', 'nothing', '[]'),
       ).map(([bodies, call, arg]) => {
@@ -693,6 +696,7 @@ describe('fast path: constructs outside the subset fall back', () => {
     '($f := function($x) { $x }; $g := function($h) { $h(1) }; $g($f))',
     '($f := function($x) { $map($x, $f) }; $f(items))',
     '($f := function($x) { $x }; $g := $f; $g(1))',
+    '($f := function($x) { $x }; $g := function($x) { $x }; ($f ~> $g)(1))',
     '($f := function($x) { $x }; $f := 1; $f)',
     '($string := function($x) { $x }; $string(1))',
     '($f := function($x) { $x })',
