@@ -21,12 +21,57 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, no-var */
 import { JsonataError, keysOf, round } from './semantics.js';
 
+/** What jsonata's formatNumber derives from the picture and options before it looks at the value. */
+interface AnalysedPicture {
+  properties: Record<string, any>;
+  decimalDigitFamily: string[];
+  variables: any[];
+}
+
+/**
+ * Analysed pictures by picture and options (only options whose values are all strings, so that
+ * the key says everything the analysis reads). jsonata analyses the picture on every call
+ * ("TODO cache the result of the analysis" in its source); the analysis is a pure function of
+ * these two, and a mapping formats with a handful of pictures, so the result is kept. A picture
+ * that fails analysis throws every time and is never kept. Bounded: cleared at 256 entries.
+ */
+const ANALYSED = new Map<string, AnalysedPicture>();
+const ANALYSED_MAX = 256;
+
+function cacheKey(picture: any, options: any): string | undefined {
+  if (typeof picture !== 'string') return undefined;
+  if (options === undefined) return picture;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) return undefined;
+  let key = picture;
+  for (const name of keysOf(options)) {
+    const option = options[name];
+    if (typeof option !== 'string') return undefined;
+    key += `\u0000${name}\u0000${option}`;
+  }
+  return key;
+}
+
 export function formatNumber(value: any, picture: any, options: any): string | undefined {
   // undefined inputs always return undefined
   if (typeof value === 'undefined') {
     return undefined;
   }
 
+  const key = cacheKey(picture, options);
+  let analysed = key === undefined ? undefined : ANALYSED.get(key);
+  if (analysed === undefined) {
+    analysed = analysePicture(picture, options);
+    if (key !== undefined) {
+      if (ANALYSED.size >= ANALYSED_MAX) ANALYSED.clear();
+      ANALYSED.set(key, analysed);
+    }
+  }
+  const { properties, decimalDigitFamily, variables } = analysed;
+  return formatAnalysed(value, properties, decimalDigitFamily, variables);
+}
+
+/** jsonata's formatNumber up to its "TODO cache the result of the analysis", unchanged. */
+function analysePicture(picture: any, options: any): AnalysedPicture {
   var defaults: Record<string, any> = {
     'decimal-separator': '.',
     'grouping-separator': ',',
@@ -311,16 +356,21 @@ export function formatNumber(value: any, picture: any, options: any): string | u
   var variables = parts.map(analyse);
 
   var minus_sign = properties['minus-sign'];
-  var zero_digit = properties['zero-digit'];
-  var decimal_separator = properties['decimal-separator'];
-  var grouping_separator = properties['grouping-separator'];
 
   if (variables.length === 1) {
     variables.push(JSON.parse(JSON.stringify(variables[0])));
     variables[1].prefix = minus_sign + variables[1].prefix;
   }
 
-  // TODO cache the result of the analysis
+  return { properties, decimalDigitFamily, variables };
+}
+
+/** jsonata's formatNumber from its "TODO cache the result of the analysis" on, unchanged. */
+function formatAnalysed(value: any, properties: Record<string, any>, decimalDigitFamily: string[], variables: any[]): string {
+  var minus_sign = properties['minus-sign'];
+  var zero_digit = properties['zero-digit'];
+  var decimal_separator = properties['decimal-separator'];
+  var grouping_separator = properties['grouping-separator'];
 
   // format the number
   // bullet 1: TODO: NaN - not sure we'd ever get this in JSON

@@ -504,6 +504,28 @@ describe('fast path: differential against jsonata', () => {
     );
   });
 
+  it('formats numbers from a kept picture analysis as jsonata does, whatever options come with the same picture', async () => {
+    const reference = jsonata('$formatNumber($v, $p, $o)');
+    const fast = compileToJs(reference.ast()) as CompiledJs;
+    const calls: Array<[number, string, unknown]> = [
+      [1234.5, '#,##0.00', undefined],
+      [1234.5, '#,##0.00', { 'decimal-separator': ',', 'grouping-separator': '.' }],
+      [1234.5, '#,##0.00', { 'zero-digit': '٠' }],
+      [-1234.5, '#,##0.00', undefined],
+      [1234.5, '#,##0.00;(#)', undefined],
+      [1, '#;#;#', undefined],
+      [1, '#;#;#', undefined],
+      [1234.5, '#,##0.00', { 'decimal-separator': ',', 'grouping-separator': '.' }],
+      [1234.5, '#,##0.00', { 'zero-digit': 5 }],
+      [1234.5, '#,##0.00', undefined],
+    ];
+    for (const [v, p, o] of calls) {
+      const expected = await outcomeOfAsync(() => reference.evaluate({}, { v, p, o }));
+      const actual = outcomeOf(() => fast({}, { v, p, o }));
+      expect({ v, p, o, ...(describeOutcome(actual) as object) }).toEqual({ v, p, o, ...(describeOutcome(expected) as object) });
+    }
+  });
+
   it('passes bindings through as $variables', async () => {
     const reference = jsonata('$prefix & event_type');
     const fast = compileToJs(reference.ast()) as CompiledJs;
