@@ -20,6 +20,7 @@ import {
   toJsonataString,
 } from './semantics.js';
 import { formatNumber } from './format-number.js';
+import { JSONATA_BUILTINS } from './jsonata-builtins.js';
 import { type ExactArity, parseSignatureFully, type SignatureValidator } from './signature.js';
 
 /** A supported built-in: jsonata's signature and a synchronous implementation. */
@@ -654,13 +655,24 @@ const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'dis
 export const REGEX_BUILTINS: ReadonlySet<string> = new Set(['replace', 'contains', 'split', 'match']);
 
 /**
- * Built-ins supported only up to this many arguments: `$toMillis` and `$fromMillis` with a
- * picture string or a time zone use jsonata's date-time picture language, not ported.
+ * Built-ins supported only up to this many arguments: `$toMillis` with a picture parses with
+ * jsonata's date-time picture language, which defaults missing parts from the evaluation's
+ * clock (not modelled); so does `$fromMillis` with a picture or a time zone when jsonata's own
+ * implementation could not be read (see jsonata-builtins.ts).
  */
 export const MAX_ARGUMENTS: ReadonlyMap<string, number> = new Map([
   ['toMillis', 1],
-  ['fromMillis', 1],
+  ...(JSONATA_BUILTINS.fromMillis === undefined ? [['fromMillis', 1] as const] : []),
 ]);
+
+/**
+ * `$fromMillis(millis, picture?, timezone?)`: the port above without a picture or time zone,
+ * jsonata's own formatDateTime with them.
+ */
+function fromMillisWithPicture(millis: any, picture: any, timezone: any): string | undefined {
+  if (picture === undefined && timezone === undefined) return fromMillis(millis);
+  return JSONATA_BUILTINS.fromMillis!(millis, picture, timezone) as string | undefined;
+}
 
 function define(signature: string, implementation: (...args: any[]) => unknown): BuiltinFunction {
   const { validate, exactArity } = parseSignatureFully(signature);
@@ -690,7 +702,7 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['split', define('<s-(sf)n?:a<s>>', split)],
   ['match', define('<s-f<s:o>n?:a<o>>', match)],
   ['toMillis', define('<s-s?:n>', toMillis)],
-  ['fromMillis', define('<n-s?s?:s>', fromMillis)],
+  ['fromMillis', define('<n-s?s?:s>', fromMillisWithPicture)],
   ['power', define('<n-n:n>', power)],
   ['sqrt', define('<n-:n>', sqrt)],
   ['formatBase', define('<n-n?:s>', formatBase)],
@@ -724,6 +736,8 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['sift', define('<o-f?:o>', sift)],
   ['each', define('<o-f:a>', each)],
   ['sort', define('<af?:a>', sort)],
+  ...(JSONATA_BUILTINS.formatInteger === undefined ? [] : [['formatInteger', define('<n-s:s>', JSONATA_BUILTINS.formatInteger)] as const]),
+  ...(JSONATA_BUILTINS.parseInteger === undefined ? [] : [['parseInteger', define('<s-s:n>', JSONATA_BUILTINS.parseInteger)] as const]),
 ]);
 for (const [name, builtin] of BUILTINS) (builtin as BuiltinFunction).plainResult = !MAY_RETURN_SEQUENCE.has(name);
 

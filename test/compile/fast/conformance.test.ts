@@ -16,7 +16,7 @@ const suitePresent = existsSync(path.join(suiteDir, 'groups'));
 const inCi = process.env.CI === 'true';
 
 /** Cases that must keep compiling: a floor, so that the subset cannot silently shrink. */
-const MIN_COMPILED = 1015;
+const MIN_COMPILED = 1270;
 
 interface SuiteCase {
   expr?: string;
@@ -46,7 +46,9 @@ function loadCases(): Array<{ file: string; testCase: SuiteCase; expr: string }>
   for (const group of readdirSync(groupsDir).sort()) {
     const groupDir = path.join(groupsDir, group);
     for (const file of readdirSync(groupDir).sort()) {
-      if (!/^case\d+\.json$/.test(file)) continue;
+      // caseNNN.json holds one case (or an array); a few groups also hold arrays of cases in
+      // files named for a topic (formatDateTime.json, parseInteger.json, …), in the same format.
+      if (!file.endsWith('.json')) continue;
       // A case file holds one case, or an array of cases sharing the file.
       const parsed = JSON.parse(readFileSync(path.join(groupDir, file), 'utf8')) as SuiteCase | SuiteCase[];
       const list = Array.isArray(parsed) ? parsed : [parsed];
