@@ -10,7 +10,8 @@
  * built by the expression have a null prototype (as jsonata's do). Errors are
  * {@link JsonataError}s carrying jsonata's `code`, `message`, `position` and `token`.
  */
-import { callsLambdas, checkBinds, compileExpressionTree, type Env, FastPathBindingError, newFrame, readsClock } from './compile.js';
+import { callsLambdas, checkBinds, type Env, FastPathBindingError, newFrame, readsClock } from './compile.js';
+import { compileExpressionTree } from './lambdas.js';
 import { isSequence, JsonataError, OUTER_WRAPPER, populateMessage, sequenceOf, type Flagged } from './semantics.js';
 
 export { JsonataError, FastPathBindingError, populateMessage };
