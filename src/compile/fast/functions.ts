@@ -463,8 +463,8 @@ function urlFunction(functionName: string, transform: (str: string) => string): 
 }
 
 /**
- * A lambda literal given to a higher-order built-in (`$map(items, function($v) { … })`), as the
- * fast path compiles it: `invoke` binds the parameters in a frame of their own and evaluates the
+ * A lambda as the fast path compiles it (written in a higher-order built-in's call, or bound with
+ * `$f := function…`; see lambdas.ts): `invoke` binds the parameters in a frame of their own and evaluates the
  * body in the lambda's context. `arity` is its number of parameters (jsonata's getFunctionArity),
  * which decides how many arguments the built-in passes. `_jsonata_lambda` makes it a function to
  * signature checks, as jsonata's own lambdas are.
@@ -605,7 +605,6 @@ function sort(arr: any, comparator: FastLambda | undefined): unknown {
  * input itself when it has at most one item, else a new array (not a sequence).
  */
 export function mergeSort(arr: any, comp: (a: unknown, b: unknown) => unknown): unknown {
-  if (arr.length <= 1) return arr;
   const merge = (left: unknown[], right: unknown[]): unknown[] => {
     const result: unknown[] = [];
     let l = 0;
@@ -633,10 +632,12 @@ function isArrayOfStrings(arg: any): boolean {
 }
 
 /**
- * Higher-order built-ins: which argument (after a `~>` context) must be a lambda literal, and how
- * many arguments a call may have. Only a lambda written in the call is accepted there (a variable
- * holding a function, or a built-in named as a value, is not modelled), so the implementations
- * above only ever receive a {@link FastLambda}.
+ * Higher-order built-ins: which argument (after a `~>` context) takes the function, and how many
+ * arguments a call may have. Only a lambda written in the call, or a function the expression
+ * defines, is accepted there (a built-in named as a value, or a function from the caller's
+ * bindings, is not modelled), so the implementations above only ever receive a
+ * {@link FastLambda} (or, from a defined function not bound yet, undefined, which the signature
+ * check refuses).
  */
 export const HIGHER_ORDER: ReadonlyMap<string, { lambdaIndex: number; minArgs: number; maxArgs: number }> = new Map([
   ['map', { lambdaIndex: 1, minArgs: 2, maxArgs: 2 }],

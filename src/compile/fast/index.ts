@@ -1,9 +1,9 @@
 /**
  * Fast path: JSONata AST → synchronous JavaScript closure for a proven-equal subset of
  * JSONata 2.x (paths, literals, operators, conditionals, constructors, filters, blocks with `:=`,
- * `~>` onto a built-in call, lambdas written as the function of a higher-order built-in, and a
- * set of string/number/boolean/time-stamp built-ins, regular expressions included where they
- * take one). Returns undefined for anything outside the subset,
+ * `~>` onto a built-in call, sort steps, lambdas given to higher-order built-ins, functions the
+ * expression defines and calls (lambdas.ts), and a set of string/number/boolean/time-stamp
+ * built-ins, regular expressions included where they take one). Returns undefined for anything outside the subset,
  * and the caller falls back to the jsonata evaluator (which has guardrails).
  *
  * Results equal jsonata's: sequences come back as arrays, "no result" as `undefined`, objects
@@ -23,7 +23,8 @@ export type CompiledJs = (input: unknown, bindings?: Record<string, unknown>) =>
 function prepare(ast: unknown): { root: ReturnType<typeof compileExpressionTree>; binds: boolean; clock: boolean; lambdas: boolean } | undefined {
   try {
     const binds = checkBinds(ast);
-    return { root: compileExpressionTree(ast), binds, clock: readsClock(ast), lambdas: callsLambdas(ast) };
+    const lambdas = callsLambdas(ast);
+    return { root: compileExpressionTree(ast, lambdas), binds, clock: readsClock(ast), lambdas };
   } catch {
     // Unsupported, or anything unexpected while compiling: let jsonata evaluate it.
     return undefined;

@@ -360,13 +360,14 @@ function checkCallUses(node: Node, lambdaBound: ReadonlyMap<string, Node[]>, shi
 
 /**
  * Compiles a whole expression: {@link checkUserFunctions} first, then {@link compileNode} with
- * the names it found.
+ * the names it found. `lambdas`: whether the expression has any (callsLambdas), when the caller
+ * already knows.
  */
-export function compileExpressionTree(ast: unknown): Evaluator {
+export function compileExpressionTree(ast: unknown, lambdas = callsLambdas(ast)): Evaluator {
   const names = checkUserFunctions(ast);
   const outer = { ...compileState };
   compileState.userFunctions = names;
-  compileState.exactNormalization = callsLambdas(ast);
+  compileState.exactNormalization = lambdas;
   try {
     return compileNode(ast);
   } finally {
@@ -384,7 +385,7 @@ function checkTailChain(node: unknown): void {
   if (!isNode(node)) return;
   const decorated = node.predicate !== undefined || node.group !== undefined || node.keepArray === true || node.stages !== undefined;
   if (node.type === 'condition') {
-    if (decorated && (isThunk(node.then) || isThunk(node.else) || hasTailThunk(node))) throw new Unsupported('tail call under a decorated condition');
+    if (decorated && hasTailThunk(node)) throw new Unsupported('tail call under a decorated condition');
     checkTailChain(node.then);
     checkTailChain(node.else);
   } else if (node.type === 'block' && Array.isArray(node.expressions) && node.expressions.length > 0) {
