@@ -22,6 +22,8 @@ import { Pool } from 'undici';
 import { readRawSamples, REPO_ROOT } from './samples.mjs';
 
 const BIN = path.join(REPO_ROOT, 'dist/bin/extole-stream.js');
+/** serve's User-Agent carries it (src/version.ts); the direct client sends the same header. */
+const PACKAGE_VERSION = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')).version;
 const SERVER_PARTS = ['dist/cli/commands/serve.js', 'dist/server/app.js', 'dist/runtime/runtime.js'];
 export const API_KEY = 'bench-amplitude-key-0001';
 export const ADMIN_TOKEN = 'bench-admin-token-0001';
@@ -65,6 +67,11 @@ export async function startTestExtole({ reject = false } = {}) {
     pid: child.pid,
     url: `http://127.0.0.1:${port}`,
     count: async () => (await ask('count')).count,
+    /** Requests and body bytes counted since the last reset. */
+    counted: async () => {
+      const { count, bytes } = await ask('count');
+      return { count, bytes };
+    },
     /**
      * Resolves true as soon as the test Extole has counted `n` requests (it says so itself, so
      * the moment is not rounded up to a polling interval), or false after `timeoutMs` or when
@@ -266,30 +273,47 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
     const eventList = buildEvents(events);
 
     // ---- ceiling: the test Extole fed directly ------------------------------------------
+    // The same requests serve sends for the bench destination (writeConfig): its body (the user
+    // property `plan` first, then the event's properties) and its SPEC §3.1 headers, so the test
+    // Extole parses the same bytes on both sides; the run reports both sides' body bytes. Bodies
+    // are encoded once, here and for the senders below: the load generator shares the cores with
+    // what it measures, and encoding each 70 KB /batch string to UTF-8 on every send was half of
+    // the senders' CPU (session 14: 8.4–11.3 against 4.3–5.5 µs per event).
     const directBodies = eventList.map((e) =>
-      JSON.stringify({
-        event_name: e.event_type,
-        event_time: new Date(e.time).toISOString(),
-        data: { ...e.event_properties, partner_conversion_id: e.insert_id, extole_app_type: 'extole-stream', email: e.user_id },
-      }),
+      Buffer.from(
+        JSON.stringify({
+          event_name: e.event_type,
+          event_time: new Date(e.time).toISOString(),
+          data: {
+            ...(e.user_properties?.plan !== undefined ? { plan: e.user_properties.plan } : {}),
+            ...e.event_properties,
+            partner_conversion_id: e.insert_id,
+            extole_app_type: 'extole-stream',
+            email: e.user_id,
+          },
+        }),
+      ),
     );
-    const directRequest = (i) => ({
-      method: 'POST',
-      path: '/v6/async-events',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer bench' },
-      body: directBodies[i],
-    });
+    const directHeaders = {
+      authorization: `Bearer ${BENCH_SECRETS.BENCH_EXTOLE_TOKEN}`,
+      'content-type': 'application/json',
+      'user-agent': `extole-stream/${PACKAGE_VERSION}`,
+      accept: 'application/json',
+    };
+    const directRequest = (i) => ({ method: 'POST', path: '/v6/async-events', headers: directHeaders, body: directBodies[i] });
     /** One measured run of the direct client: seconds, events/s and CPU per event of client and test Extole. */
     const measureDirect = async () => {
       const direct = new Pool(extole.url, { connections: concurrency });
       try {
+        const bytes0 = (await extole.counted()).bytes;
         const cpu0 = { client: ownCpuMs(), extole: cpuMs(extole.pid) };
         const started = performance.now();
         await drive(direct, directRequest, events, concurrency);
         const seconds = (performance.now() - started) / 1000;
         // µs of CPU per event, per process: where the machine's cores went.
         const cpu = { client: ((ownCpuMs() - cpu0.client) * 1000) / events, extole: ((cpuMs(extole.pid) - cpu0.extole) * 1000) / events };
-        return { seconds, eventsPerSecond: events / seconds, cpu };
+        const { bytes } = await extole.counted();
+        return { seconds, eventsPerSecond: events / seconds, cpu, bodyBytes: (bytes - bytes0) / events };
       } finally {
         await direct.close();
         await extole.reset();
@@ -330,10 +354,10 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
       return { skipped: `serve did not become ready in 30 s (${exited ? 'it exited' : 'still starting'}): ${tail.slice(0, 400)}` };
     }
 
-    // `/batch` bodies of `batchSize` events, and the request for the i-th of them.
+    // `/batch` bodies of `batchSize` events (encoded once, as the direct client's), and the request for the i-th of them.
     const toBatches = (list) => {
       const bodies = [];
-      for (let i = 0; i < list.length; i += batchSize) bodies.push(JSON.stringify({ api_key: API_KEY, events: list.slice(i, i + batchSize) }));
+      for (let i = 0; i < list.length; i += batchSize) bodies.push(Buffer.from(JSON.stringify({ api_key: API_KEY, events: list.slice(i, i + batchSize) })));
       return bodies;
     };
     const batchRequest = (bodies) => (i) => ({ method: 'POST', path: '/batch', headers: { 'content-type': 'application/json' }, body: bodies[i] });
@@ -369,7 +393,7 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
 
     await extole.waitFor(events, 180_000, () => exited);
     const endToEndSeconds = (performance.now() - start) / 1000;
-    const seen = await extole.count();
+    const { count: seen, bytes: serveBytes } = await extole.counted();
     const serveCpuMs = cpuMs(serve.pid) - serveCpu0;
     const endToEndCpu = {
       serve: (serveCpuMs * 1000) / events,
@@ -428,6 +452,8 @@ export async function runEndToEnd({ tmpDir, events = 20_000, batchSize = 100, se
       /** The same against the run before serve only (how this benchmark computed it until session 9). */
       ratioToDirectBefore: endToEndEventsPerSecond / directBefore.eventsPerSecond,
       extraDeliveries,
+      /** Request body bytes per event the test Extole read: the direct client's (mean of its two runs) and serve's. */
+      bodyBytes: { direct: (directBefore.bodyBytes + directAfter.bodyBytes) / 2, serve: serveBytes / seen },
     };
   } finally {
     if (serve !== undefined) await stopServe(serve, log);

@@ -191,6 +191,7 @@ if (e && !e.skipped) {
   row('end to end (first send → test Extole saw all)', `${n(e.endToEnd.eventsPerSecond)} events/s`, `${n(e.endToEnd.seconds, 2)} s`);
   row(`direct: undici Pool, ${e.concurrency} connections → test Extole`, `${n(e.direct.eventsPerSecond)} events/s`, 'mean of before and after');
   row('    before serve │ after serve', `${n(e.direct.before.eventsPerSecond)} events/s`, `${n(e.direct.after.eventsPerSecond)} events/s`);
+  if (e.bodyBytes) row('    request body per event: direct │ serve', `${n(e.bodyBytes.direct)} bytes`, `${n(e.bodyBytes.serve)} bytes`, 'same headers on both sides');
   if (e.extraDeliveries !== 0) row('duplicate deliveries seen', `${e.extraDeliveries}`);
   const d = e.delivery;
   row('delivery while ingest ran │ after (backlog alone)', `${n(d.duringIngestPerSecond)} events/s`, `${n(d.drainPerSecond)} events/s`);
