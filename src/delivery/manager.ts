@@ -501,7 +501,8 @@ class DestinationWorker {
   private async claim(n: number, now: number): Promise<number | undefined> {
     try {
       const leaseMs = Math.max(this.shared.leaseMs, this.settings.timeoutMs + 5000);
-      const items = await this.shared.queue.claim(this.settings.name, n, now, leaseMs);
+      // Sending needs the body only; the live view asks for the event itself (observeSettlements).
+      const items = await this.shared.queue.claim(this.settings.name, n, now, leaseMs, { event: false });
       for (const item of items) this.buffer.push(item);
       return items.length;
     } catch (err) {

@@ -22,6 +22,7 @@ import type {
   DedupIndexSize,
   Queue,
   QueueItem,
+  ClaimOptions,
 } from './types.js';
 import { SqliteDedup } from './sqlite-dedup.js';
 import { SqliteEnqueuer, enqueueFlatRows, sqliteDriverPath } from './sqlite-enqueuer.js';
@@ -271,7 +272,8 @@ type LeasedRowValues = [
   insertId: string | null,
   path: string,
   body: string,
-  event: string,
+  /** NULL when the claim did not ask for the event (`ClaimOptions.event: false`). */
+  event: string | null,
   attempts: number,
   enqueuedAt: number,
   firstAttemptAt: number | null,
@@ -282,7 +284,7 @@ type DeadLetterRow = DeadLetterRowOf<number>;
 interface Statements {
   insertDelivery: Database.Statement<[string, string, string | null, string, string, string, number, number]>;
   /** The due rows of a claim, every column it returns (see `claimDueScan`). */
-  claimDue: (destination: string, now: number, limit: number) => LeasedRowValues[];
+  claimDue: (destination: string, now: number, limit: number, withEvent: boolean) => LeasedRowValues[];
   lease: Database.Statement<[number, string, number]>;
   /** Ends a lease: 1 change when `token` still holds the row, else 0 (the lease was lost). */
   dropLease: Database.Statement<[number, string]>;
@@ -311,6 +313,8 @@ interface ClaimParams {
   token: string;
   leaseUntil: number;
   limit: number;
+  /** Read each row's event JSON (`ClaimOptions.event`). */
+  withEvent: boolean;
 }
 
 /** A settle or enqueue call waiting for the next batch commit (see `SqliteQueue.flush`). */
@@ -816,7 +820,7 @@ export class SqliteQueue implements Queue {
     return this.batch<EnqueueResult>('enqueue', (resolve, reject) => ({ kind: 'enqueue', project, events, now, window, resolve, reject }));
   }
 
-  async claim(destination: string, limit: number, now: number, leaseMs: number): Promise<QueueItem[]> {
+  async claim(destination: string, limit: number, now: number, leaseMs: number, options?: ClaimOptions): Promise<QueueItem[]> {
     const n = Math.trunc(limit);
     if (n <= 0) return [];
     const at = Math.trunc(now);
@@ -826,7 +830,7 @@ export class SqliteQueue implements Queue {
       if (this.checkpointer === undefined && this.checkpointInWorker) this.startCheckpointer();
       if (this.enqueuer === undefined && this.enqueueInWorker) this.startEnqueuer();
     }
-    const params = { destination, now: at, token, leaseUntil: at + Math.trunc(leaseMs), limit: n };
+    const params = { destination, now: at, token, leaseUntil: at + Math.trunc(leaseMs), limit: n, withEvent: options?.event !== false };
     const giveUpAt = Date.now() + this.busyTimeoutMs;
     for (;;) {
       // Batched calls still waiting go first, in the same transaction: one commit instead of two.
@@ -1052,7 +1056,8 @@ export class SqliteQueue implements Queue {
 const INSERT_DELIVERY_SQL =
   'INSERT INTO deliveries (destination, project, insert_id, path, body, event, enqueued_at, run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)';
 
-const CLAIM_DUE_SQL = `SELECT d.id, d.destination, d.project, d.insert_id, d.path, d.body, d.event, d.attempts, d.enqueued_at, d.first_attempt_at
+/** The claim's scan, reading the event's column or, when the claim does not need it, NULL in its place. */
+const claimDueSql = (event: 'd.event' | 'NULL'): string => `SELECT d.id, d.destination, d.project, d.insert_id, d.path, d.body, ${event}, d.attempts, d.enqueued_at, d.first_attempt_at
   FROM deliveries d
   WHERE d.destination = ? AND d.run_at <= ?
     AND NOT EXISTS (SELECT 1 FROM leases l WHERE l.id = d.id AND l.until > ?)
@@ -1070,17 +1075,26 @@ const CLAIM_DUE_CACHED_LIMITS = 256;
  * Claim sizes take a handful of values (they follow the destination's concurrency), so the cache
  * stays small; past its bound, the bound-LIMIT statement does the same, only slower.
  */
-function claimDueScan(db: Database.Database): (destination: string, now: number, limit: number) => LeasedRowValues[] {
+function claimDueScan(db: Database.Database): (destination: string, now: number, limit: number, withEvent: boolean) => LeasedRowValues[] {
   type Scan = Database.Statement<[string, number, number], LeasedRowValues>;
-  const byLimit = new Map<number, Scan>();
-  const anyLimit = db.prepare(`${CLAIM_DUE_SQL}?`).raw() as unknown as Database.Statement<[string, number, number, number], LeasedRowValues>;
-  return (destination, now, limit) => {
+  type AnyLimitScan = Database.Statement<[string, number, number, number], LeasedRowValues>;
+  // With and without the event's column: one cache each.
+  const flavours = (['d.event', 'NULL'] as const).map((event) => ({
+    sql: claimDueSql(event),
+    byLimit: new Map<number, Scan>(),
+    anyLimit: undefined as AnyLimitScan | undefined,
+  }));
+  return (destination, now, limit, withEvent) => {
+    const flavour = flavours[withEvent ? 0 : 1]!;
     const n = Math.max(0, Math.trunc(limit));
-    let scan = byLimit.get(n);
+    let scan = flavour.byLimit.get(n);
     if (scan === undefined) {
-      if (byLimit.size >= CLAIM_DUE_CACHED_LIMITS) return anyLimit.all(destination, now, now, n);
-      scan = db.prepare(`${CLAIM_DUE_SQL}${n}`).raw() as unknown as Scan;
-      byLimit.set(n, scan);
+      if (flavour.byLimit.size >= CLAIM_DUE_CACHED_LIMITS) {
+        flavour.anyLimit ??= db.prepare(`${flavour.sql}?`).raw() as unknown as AnyLimitScan;
+        return flavour.anyLimit.all(destination, now, now, n);
+      }
+      scan = db.prepare(`${flavour.sql}${n}`).raw() as unknown as Scan;
+      flavour.byLimit.set(n, scan);
     }
     return scan.all(destination, now, now);
   };
@@ -1165,7 +1179,7 @@ function prepare(db: Database.Database): Statements {
 function claimRows(st: Statements, params: ClaimParams): QueueItem[] {
   // The scan reads whole rows: one statement instead of a look-up per row (about 2 µs a row
   // less of the event loop's time); the write lock has been held since it ran.
-  const rows = st.claimDue(params.destination, params.now, params.limit);
+  const rows = st.claimDue(params.destination, params.now, params.limit, params.withEvent);
   const items: QueueItem[] = [];
   for (const row of rows) {
     st.lease.run(row[0], params.token, params.leaseUntil);
@@ -1176,7 +1190,8 @@ function claimRows(st: Statements, params: ClaimParams): QueueItem[] {
       insertId: row[3],
       path: row[4],
       body: row[5],
-      event: row[6],
+      // Always the same properties, so the items keep one shape.
+      event: row[6] ?? undefined,
       attempts: row[7],
       enqueuedAt: row[8],
       firstAttemptAt: row[9],

@@ -50,6 +50,16 @@ export interface EnqueueResult {
 }
 
 /** A claimed delivery. `leaseToken` fences it: only the holder of the current lease may settle it. */
+/** Hints for `Queue.claim`. */
+export interface ClaimOptions {
+  /**
+   * False: the caller does not need `QueueItem.event`, and the driver may leave it out. SQLite
+   * does (the event's JSON, about 0.5 KB a row, is neither read nor turned into a string); the
+   * PostgreSQL driver returns it anyway. Default true.
+   */
+  event?: boolean;
+}
+
 export interface QueueItem {
   id: string;
   destination: string;
@@ -57,7 +67,12 @@ export interface QueueItem {
   insertId: string | null;
   path: string;
   body: string;
-  event: string;
+  /**
+   * JSON of the normalized event. Absent when the claim asked for it not to be read
+   * (`ClaimOptions.event: false`) and the driver took the hint: delivery never needs it (dead
+   * letters read it from the row), only the live view does.
+   */
+  event?: string;
   /** Attempts already made before this claim. */
   attempts: number;
   enqueuedAt: number;
@@ -129,7 +144,7 @@ export interface Queue {
    * Lease up to `limit` due rows of `destination` (run_at <= now, no live lease), oldest run_at
    * first (ties: enqueue order). Concurrent callers never get the same row under a live lease.
    */
-  claim(destination: string, limit: number, now: number, leaseMs: number): Promise<QueueItem[]>;
+  claim(destination: string, limit: number, now: number, leaseMs: number, options?: ClaimOptions): Promise<QueueItem[]>;
   /** Delivered: remove the row. False when the lease was lost (another worker owns it now). */
   complete(item: Pick<QueueItem, 'id' | 'leaseToken'>): Promise<boolean>;
   /**

@@ -331,7 +331,8 @@ function deliveryRecord(item: Partial<QueueItem>, now: number, outcome: LiveOutc
 /**
  * Delivery results for the live view without touching delivery: the queue handed to the
  * DeliveryManager reports each settle (`complete` → delivered, `retry`, `deadLetter`) to `tap`
- * after the queue accepted it. Only when someone listens is anything built.
+ * after the queue accepted it. Only when someone listens is anything built, and only then do
+ * claims read each row's event (for its type).
  */
 export function observeSettlements(queue: Queue, tap: LiveTap, now: () => number = Date.now): Queue {
   const after = <T>(result: Promise<T>, build: () => LiveRecord | undefined): Promise<T> => {
@@ -345,6 +346,11 @@ export function observeSettlements(queue: Queue, tap: LiveTap, now: () => number
     });
   };
   const observed: Partial<Queue> = {
+    // Delivery claims without the events (it needs only the bodies); while someone watches, the
+    // records name each event's type, so claims read the events again. Rows claimed before the
+    // first viewer came show no event type.
+    claim: (destination, limit, at, leaseMs, options) =>
+      queue.claim(destination, limit, at, leaseMs, tap.listening ? { ...options, event: true } : options),
     complete: (item) => after(queue.complete(item), () => deliveryRecord(item as Partial<QueueItem>, now(), 'delivered')),
     retry: (item, runAt, attempt) =>
       after(queue.retry(item, runAt, attempt), () => {

@@ -594,6 +594,23 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
       expect(({} as Record<string, unknown>)['isAdmin']).toBeUndefined();
     });
 
+    it('claims without the event when asked, every other column intact, the dead letter still holding it', async () => {
+      const event = '{"event_type":"Order Completed","n":1}';
+      const body = '{"event_name":"conversion"}';
+      await q.enqueue('web', [{ insertId: 'no-event', event, deliveries: [{ destination: 'referrals', path: '/v6/events', body }] }], opts(T0));
+      const [item] = await q.claim('referrals', 5, T0, LEASE, { event: false });
+      expect(item).toMatchObject({ destination: 'referrals', project: 'web', insertId: 'no-event', path: '/v6/events', body, attempts: 0, enqueuedAt: T0 });
+      // A hint: SQLite leaves the event out, PostgreSQL returns it anyway.
+      if (q.driver === 'sqlite') expect(item!.event).toBeUndefined();
+      else expect(item!.event).toBe(event);
+      expect(await q.deadLetter(item!, deadInput({ request: body }))).toBe(true);
+      expect((await q.getDeadLetter(item!.id))!.event).toBe(event);
+
+      await q.enqueue('web', [{ insertId: 'with-event', event, deliveries: [{ destination: 'referrals', path: '/v6/events', body }] }], opts(T0));
+      const [withEvent] = await q.claim('referrals', 5, T0, LEASE, { event: true });
+      expect(withEvent!.event).toBe(event);
+    });
+
     it('rejects calls after close with QueueUnavailableError', async () => {
       const other = await another();
       if (other === q) return expect(q.driver).toBeDefined(); // single-connection harness: cleanup covers close

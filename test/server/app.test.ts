@@ -186,9 +186,9 @@ describe('ingestion without delivery (what gets enqueued)', () => {
     expect(res.status).toBe(200);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     const rows = await s.runtime.queue.claim('referrals', 1000, Date.now(), 60_000);
-    const row = rows.find((r) => JSON.parse(r.event).event_type === 'Proto')!;
+    const row = rows.find((r) => JSON.parse(r.event!).event_type === 'Proto')!;
     await s.runtime.queue.release(rows);
-    const stored = JSON.parse(row.event) as Record<string, unknown>;
+    const stored = JSON.parse(row.event!) as Record<string, unknown>;
     expect(Object.getPrototypeOf(stored.event_properties)).toBe(Object.prototype);
     expect((stored.event_properties as Record<string, unknown>).polluted).toBeUndefined();
   });
