@@ -52,7 +52,7 @@ import {
 export interface Env {
   root: unknown;
   bindings: Record<string, unknown> | undefined;
-  /** The evaluation's clock for `$now()` and `$millis()`: read once, at the first of them (jsonata reads it as evaluation starts). */
+  /** The evaluation's clock for `$now()`, `$millis()` and `$toMillis`' pictures: read once, at the first of them (jsonata reads it as evaluation starts). */
   timestamp?: number;
   /**
    * The time limit (jsonata's `timeout` guardrail, D1012) for an expression that calls lambdas:
@@ -807,9 +807,12 @@ export function someNode(node: unknown, test: (node: Node) => boolean): boolean 
   return false;
 }
 
-/** True when `node` or anything under it reads the clock (`$now()`, `$millis()`): its evaluations then reset `env.timestamp`. */
+/** Built-ins that may read the evaluation's clock: `$toMillis` does when a picture leaves out the date. */
+const CLOCK_READERS = new Set(['now', 'millis', 'toMillis']);
+
+/** True when `node` or anything under it may read the clock (`$now()`, `$millis()`, `$toMillis`): its evaluations then reset `env.timestamp`. */
 export function readsClock(node: unknown): boolean {
-  return someNode(node, (n) => n.type === 'function' && isNode(n.procedure) && (n.procedure.value === 'now' || n.procedure.value === 'millis'));
+  return someNode(node, (n) => n.type === 'function' && isNode(n.procedure) && CLOCK_READERS.has(n.procedure.value as string));
 }
 
 /** True when `node` or anything under it is a lambda (its evaluations then keep the time limit). */
@@ -1087,7 +1090,7 @@ export function compileFunction(node: Node, context?: Evaluator, mode: CallMode 
     if (tail === undefined) cell.position = position;
     try {
       // A tail call's context argument is the input of the lambda's `apply` (see Env.tailContext).
-      return implementation(...validate(evaluated, tail === undefined ? input : env.tailContext));
+      return implementation.apply(env, validate(evaluated, tail === undefined ? input : env.tailContext));
     } catch (err) {
       annotateCall(err);
       throw err;
@@ -1114,7 +1117,7 @@ export function compileFunction(node: Node, context?: Evaluator, mode: CallMode 
       if ((typeBit(a0) & mask0) === 0) return callValidated([a0], input, env);
       if (tail === undefined) cell.position = position;
       try {
-        return implementation(a0);
+        return implementation.call(env, a0);
       } catch (err) {
         annotateCall(err);
         throw err;
@@ -1133,7 +1136,7 @@ export function compileFunction(node: Node, context?: Evaluator, mode: CallMode 
       if ((typeBit(a0) & mask0) === 0 || (typeBit(a1) & mask1) === 0) return callValidated([a0, a1], input, env);
       if (tail === undefined) cell.position = position;
       try {
-        return implementation(a0, a1);
+        return implementation.call(env, a0, a1);
       } catch (err) {
         annotateCall(err);
         throw err;
@@ -1155,7 +1158,7 @@ export function compileFunction(node: Node, context?: Evaluator, mode: CallMode 
       }
       if (tail === undefined) cell.position = position;
       try {
-        return implementation(a0, a1, a2);
+        return implementation.call(env, a0, a1, a2);
       } catch (err) {
         annotateCall(err);
         throw err;
@@ -1177,7 +1180,7 @@ export function compileFunction(node: Node, context?: Evaluator, mode: CallMode 
       if (arrayAndLambda && (a0 === undefined || Array.isArray(a0)) && (args.length === 1 || (args.length === 2 && isFastLambda(evaluated[1])))) {
         if (tail === undefined) cell.position = position;
         try {
-          return implementation(a0, evaluated[1]);
+          return implementation.call(env, a0, evaluated[1]);
         } catch (err) {
           annotateCall(err);
           throw err;

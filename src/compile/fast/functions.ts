@@ -24,11 +24,17 @@ import { JSONATA_BUILTINS } from './jsonata-builtins.js';
 import { type ExactArity, parseSignatureFully, type SignatureValidator } from './signature.js';
 
 /** A supported built-in: jsonata's signature and a synchronous implementation. */
+/** What a built-in's implementation gets as `this`: the evaluation's Env (its clock, for those that read it). */
+export interface BuiltinThis {
+  timestamp?: number;
+}
+
 export interface BuiltinFunction {
   validate: SignatureValidator;
   /** Per-parameter type masks for a call with one argument per parameter (see signature.ts). */
   exactArity: ExactArity | undefined;
-  implementation: (...args: any[]) => unknown;
+  /** Called with the evaluation's Env as `this`. */
+  implementation: (this: BuiltinThis, ...args: any[]) => unknown;
   /** Never returns a jsonata sequence (so the caller's result needs no unwrapping). */
   plainResult: boolean;
 }
@@ -381,11 +387,22 @@ function distinct(arr: any): any {
 /** jsonata's `iso8601regex`: what `$toMillis` accepts without a picture. */
 const ISO8601 = new RegExp('^\\d{4}(-[01]\\d)?(-[0-3]\\d)?(T[0-2]\\d:[0-5]\\d:[0-5]\\d)?(\\.\\d+)?([+-][0-2]\\d:?[0-5]\\d|Z)?$');
 
-/** `$toMillis(timestamp)` without a picture (a picture is refused at compile time): jsonata's own code. */
+/** `$toMillis(timestamp)` without a picture: jsonata's own code. */
 function toMillis(timestamp: any): number | undefined {
   if (timestamp === undefined) return undefined;
   if (!ISO8601.test(timestamp)) throw new JsonataError('D3110', { value: timestamp });
   return Date.parse(timestamp);
+}
+
+/**
+ * `$toMillis(timestamp, picture?)`: the port above without a picture, jsonata's own parser with
+ * one. A picture may leave out the most significant parts (`[H]:[m]`): jsonata takes them from
+ * the evaluation's time stamp, here the one `$now()` reads (`this`, the evaluation's Env).
+ */
+function toMillisWithPicture(this: BuiltinThis, timestamp: any, picture: any): number | undefined {
+  if (picture === undefined) return toMillis(timestamp);
+  const environment = { timestamp: new Date((this.timestamp ??= Date.now())) };
+  return JSONATA_BUILTINS.toMillis!.call({ environment }, timestamp, picture) as number | undefined;
 }
 
 /** An integer as jsonata's picture `0…01` of `width` digits writes it (the sign, then zeros). */
@@ -656,13 +673,12 @@ const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'dis
 export const REGEX_BUILTINS: ReadonlySet<string> = new Set(['replace', 'contains', 'split', 'match']);
 
 /**
- * Built-ins supported only up to this many arguments: `$toMillis` with a picture parses with
- * jsonata's date-time picture language, which defaults missing parts from the evaluation's
- * clock (not modelled); so does `$fromMillis` with a picture or a time zone when jsonata's own
- * implementation could not be read (see jsonata-builtins.ts).
+ * Built-ins supported only up to this many arguments: `$toMillis` with a picture and
+ * `$fromMillis` with a picture or a time zone when jsonata's own implementations could not be
+ * read (see jsonata-builtins.ts).
  */
 export const MAX_ARGUMENTS: ReadonlyMap<string, number> = new Map([
-  ['toMillis', 1],
+  ...(JSONATA_BUILTINS.toMillis === undefined ? [['toMillis', 1] as const] : []),
   ...(JSONATA_BUILTINS.fromMillis === undefined ? [['fromMillis', 1] as const] : []),
 ]);
 
@@ -675,7 +691,7 @@ function fromMillisWithPicture(millis: any, picture: any, timezone: any): string
   return JSONATA_BUILTINS.fromMillis!(millis, picture, timezone) as string | undefined;
 }
 
-function define(signature: string, implementation: (...args: any[]) => unknown): BuiltinFunction {
+function define(signature: string, implementation: (this: BuiltinThis, ...args: any[]) => unknown): BuiltinFunction {
   const { validate, exactArity } = parseSignatureFully(signature);
   return { validate, exactArity, implementation, plainResult: true };
 }
@@ -702,7 +718,7 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['pad', define('<s-ns?:s>', pad)],
   ['split', define('<s-(sf)n?:a<s>>', split)],
   ['match', define('<s-f<s:o>n?:a<o>>', match)],
-  ['toMillis', define('<s-s?:n>', toMillis)],
+  ['toMillis', define('<s-s?:n>', toMillisWithPicture)],
   ['fromMillis', define('<n-s?s?:s>', fromMillisWithPicture)],
   ['power', define('<n-n:n>', power)],
   ['sqrt', define('<n-:n>', sqrt)],

@@ -1,9 +1,10 @@
 /**
  * Built-ins the fast path takes from jsonata itself instead of a port: `$fromMillis` with a
- * picture or a time zone, `$formatInteger` and `$parseInteger` (XPath's date/time and integer
- * picture languages, about a thousand lines of jsonata's `datetime.js`). Their implementations
- * are synchronous functions that read nothing but their arguments, so calling jsonata's own is
- * equal to jsonata by construction. jsonata does not export them: they are read once, at load,
+ * picture or a time zone, `$toMillis` with a picture, `$formatInteger` and `$parseInteger`
+ * (XPath's date/time and integer picture languages, about a thousand lines of jsonata's
+ * `datetime.js`). Their implementations are synchronous functions that read nothing but their
+ * arguments and, for `$toMillis`, the evaluation's time stamp (`this.environment.timestamp`, which
+ * the caller supplies), so calling jsonata's own is equal to jsonata by construction. jsonata does not export them: they are read once, at load,
  * from an evaluation of `$name` (a top-level await). A jsonata whose function objects look
  * different leaves them out, and expressions using them run on the evaluator as before.
  */
@@ -27,9 +28,9 @@ async function implementationOf(name: string): Promise<Implementation | undefine
  */
 function throwingJsonataErrors(implementation: Implementation | undefined): Implementation | undefined {
   if (implementation === undefined) return undefined;
-  return (...args) => {
+  return function (this: unknown, ...args) {
     try {
-      return implementation(...args);
+      return implementation.apply(this, args);
     } catch (err) {
       if (err !== null && typeof err === 'object' && !(err instanceof Error) && typeof (err as { code?: unknown }).code === 'string') {
         const { code, stack: _stack, ...fields } = err as JsonataErrorFields & { code: string; stack?: unknown };
@@ -40,9 +41,10 @@ function throwingJsonataErrors(implementation: Implementation | undefined): Impl
   };
 }
 
-/** jsonata's own `$fromMillis`, `$formatInteger` and `$parseInteger`; undefined where not found. */
+/** jsonata's own `$fromMillis`, `$toMillis`, `$formatInteger` and `$parseInteger`; undefined where not found. */
 export const JSONATA_BUILTINS = {
   fromMillis: throwingJsonataErrors(await implementationOf('fromMillis')),
+  toMillis: throwingJsonataErrors(await implementationOf('toMillis')),
   formatInteger: throwingJsonataErrors(await implementationOf('formatInteger')),
   parseInteger: throwingJsonataErrors(await implementationOf('parseInteger')),
 };
