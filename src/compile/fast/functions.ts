@@ -346,6 +346,31 @@ function keys(arg: any): any {
   return result;
 }
 
+/** jsonata's `$spread`: an object becomes a sequence of one-key objects; arrays spread each item. */
+function spread(arg: any): any {
+  let result: any = emptySequence();
+  if (Array.isArray(arg)) {
+    for (let ii = 0; ii < arg.length; ii++) result = append(result, spread(arg[ii]));
+  } else if (arg !== null && typeof arg === 'object' && !isFunction(arg)) {
+    for (const key of keysOf(arg)) {
+      const obj = Object.create(null) as Record<string, unknown>;
+      obj[key] = arg[key];
+      result.push(obj);
+    }
+  } else {
+    result = arg;
+  }
+  return result;
+}
+
+/** jsonata's `$zip`: tuples of the arrays' items, as many as the shortest array has. */
+function zip(...args: any[]): any[] {
+  const result: any[] = [];
+  const length = Math.min(...args.map((arg) => (Array.isArray(arg) ? arg.length : 0)));
+  for (let i = 0; i < length; i++) result.push(args.map((arg) => arg[i]));
+  return result;
+}
+
 function reverse(arr: any): any {
   if (arr === undefined) return undefined;
   if (arr.length <= 1) return arr;
@@ -667,7 +692,7 @@ export const HIGHER_ORDER: ReadonlyMap<string, { lambdaIndex: number; minArgs: n
 ]);
 
 /** Built-ins that may return a jsonata sequence (from their input, built with emptySequence, or a lambda's raw result). */
-const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'distinct', 'match', ...HIGHER_ORDER.keys()]);
+const MAY_RETURN_SEQUENCE = new Set(['keys', 'lookup', 'append', 'reverse', 'distinct', 'match', 'spread', ...HIGHER_ORDER.keys()]);
 
 /** Built-ins that take a regex literal (as a matcher function) where jsonata's signature has `f`. */
 export const REGEX_BUILTINS: ReadonlySet<string> = new Set(['replace', 'contains', 'split', 'match']);
@@ -743,6 +768,8 @@ export const BUILTINS: ReadonlyMap<string, BuiltinFunction> = new Map<string, Bu
   ['keys', define('<x-:a<s>>', keys)],
   ['lookup', define('<x-s:x>', (input: any, key: any) => lookup(input, key))],
   ['append', define('<xx:a>', append)],
+  ['spread', define('<x-:a<o>>', spread)],
+  ['zip', define('<a+>', zip)],
   ['reverse', define('<a:a>', reverse)],
   ['type', define('<x:s>', typeOf)],
   ['distinct', define('<x:x>', distinct)],

@@ -16,7 +16,7 @@ const suitePresent = existsSync(path.join(suiteDir, 'groups'));
 const inCi = process.env.CI === 'true';
 
 /** Cases that must keep compiling: a floor, so that the subset cannot silently shrink. */
-const MIN_COMPILED = 1340;
+const MIN_COMPILED = 1350;
 
 interface SuiteCase {
   expr?: string;

@@ -176,6 +176,17 @@ const EXPRESSIONS = [
   '$toMillis("2018-21", "[Y0001]-[D01]")',
   '$toMillis("2018", "[Q]")',
   '$toMillis(user_id, event_type)',
+  // $spread and $zip
+  '$spread(event_properties)',
+  '$spread(event_properties.items)',
+  '$spread([event_properties, user_properties, user_id])',
+  '$spread({})',
+  '$spread(user_id)',
+  '$spread(event_properties).*',
+  '$zip(event_properties.items, [1, 2, 3])',
+  '$zip(user_id, event_type)',
+  '$zip(event_properties.items.sku, event_properties.items.price, event_properties.missing)',
+  '$zip([1, 2], [3])',
   // numbers and checks
   '$power(event_properties.qty, 2)',
   '$power(event_properties.revenue, 0.5)',
