@@ -290,6 +290,21 @@ export function runQueueConformance(name: string, makeQueue: () => Promise<Queue
       expect(await q.stats(T0 + LEASE)).toEqual({});
     });
 
+    it('concurrent completes of one claim whose lease moved on for some of its rows: each row answered for itself', async () => {
+      await q.enqueue('web', ['p', 'q', 'r', 's', 't'].map((id) => ev(id)), opts(T0));
+      const first = await q.claim('d1', 5, T0, LEASE); // p…t, one token
+      expect(first.map(labelOf)).toEqual(['p', 'q', 'r', 's', 't']);
+      await q.release([first[1]!, first[3]!], T0); // q and s go back…
+      const second = await q.claim('d1', 5, T0, LEASE); // …and are taken by another claim
+      expect(second.map(labelOf)).toEqual(['q', 's']);
+      const answers = await Promise.all([...first, first[0]!].map((item) => q.complete(item)));
+      expect(answers).toEqual([true, false, true, false, true, false]);
+      // The other claim still holds q and s.
+      expect(await q.stats(T0)).toEqual({ d1: { pending: 0, leased: 2, deadLetters: 0, oldestEnqueuedAt: T0 } });
+      expect(await Promise.all(second.map((item) => q.complete(item)))).toEqual([true, true]);
+      expect(await q.stats(T0)).toEqual({});
+    });
+
     it('many concurrent retries and dead letters each get their own row\'s answer', async () => {
       await q.enqueue('web', Array.from({ length: 60 }, (_, i) => ev(`r${i}`)), opts(T0));
       const stale = await q.claim('d1', 30, T0, LEASE); // r0..r29, lease lost below
