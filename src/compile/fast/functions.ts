@@ -23,12 +23,12 @@ import { formatNumber } from './format-number.js';
 import { JSONATA_BUILTINS } from './jsonata-builtins.js';
 import { type ExactArity, parseSignatureFully, type SignatureValidator } from './signature.js';
 
-/** A supported built-in: jsonata's signature and a synchronous implementation. */
 /** What a built-in's implementation gets as `this`: the evaluation's Env (its clock, for those that read it). */
 export interface BuiltinThis {
   timestamp?: number;
 }
 
+/** A supported built-in: jsonata's signature and a synchronous implementation. */
 export interface BuiltinFunction {
   validate: SignatureValidator;
   /** Per-parameter type masks for a call with one argument per parameter (see signature.ts). */

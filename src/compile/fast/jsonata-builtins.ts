@@ -3,10 +3,11 @@
  * picture or a time zone, `$toMillis` with a picture, `$formatInteger` and `$parseInteger`
  * (XPath's date/time and integer picture languages, about a thousand lines of jsonata's
  * `datetime.js`). Their implementations are synchronous functions that read nothing but their
- * arguments and, for `$toMillis`, the evaluation's time stamp (`this.environment.timestamp`, which
- * the caller supplies), so calling jsonata's own is equal to jsonata by construction. jsonata does not export them: they are read once, at load,
- * from an evaluation of `$name` (a top-level await). A jsonata whose function objects look
- * different leaves them out, and expressions using them run on the evaluator as before.
+ * arguments and, for `$toMillis`, the evaluation's time stamp (`this.environment.timestamp`,
+ * which the caller supplies), so calling jsonata's own is equal to jsonata by construction.
+ * jsonata does not export them: they are read once, at load, from an evaluation of `$name` (a
+ * top-level await). A jsonata whose function objects look different leaves them out, and
+ * expressions using them run on the evaluator as before.
  */
 import { jsonata } from '../jsonata-module.js';
 import { JsonataError, type JsonataErrorFields } from './semantics.js';
