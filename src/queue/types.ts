@@ -49,7 +49,6 @@ export interface EnqueueResult {
   deliveries: number;
 }
 
-/** A claimed delivery. `leaseToken` fences it: only the holder of the current lease may settle it. */
 /** Hints for `Queue.claim`. */
 export interface ClaimOptions {
   /**
@@ -60,6 +59,7 @@ export interface ClaimOptions {
   event?: boolean;
 }
 
+/** A claimed delivery. `leaseToken` fences it: only the holder of the current lease may settle it. */
 export interface QueueItem {
   id: string;
   destination: string;
